@@ -1,0 +1,205 @@
+"""The error tree: every way input from outside can be wrong.
+
+Input from clients, peers, contracts and files that is wrong raises one of
+these; a broken internal invariant is an ``assert`` instead and stops the node.
+Each class has a stable ``code`` (used in REST errors and CLI ``--json``) and an
+HTTP status the API maps it to::
+
+    JinglianError
+    ├── InvalidInput                 malformed request, encoding or file
+    │   ├── DecodeError              bytes that are not canonical encoding
+    │   └── TooLarge                 over a named size bound
+    ├── InvalidTransaction           well-formed but not acceptable
+    │   ├── WrongChain
+    │   ├── InvalidSignature
+    │   ├── TransactionExpired
+    │   └── DuplicateTransaction
+    ├── InvalidBlock
+    ├── PermissionDenied             identity known but not allowed
+    │   ├── UnknownIdentity          certificate does not chain to a member CA
+    │   ├── CertificateExpired
+    │   └── CertificateRevoked
+    ├── NotFound
+    │   ├── UnknownContract
+    │   └── UnknownMethod
+    ├── ContractError                a contract call failed deterministically
+    │   ├── ContractFailed           the contract raised or called ctx.fail
+    │   ├── OutOfGas
+    │   ├── ReadOnlyViolation        a query tried to write
+    │   └── SandboxViolation         code refused at deploy or at run time
+    ├── Busy                         a bounded queue is full; retry later
+    ├── Timeout                      waited for something that did not happen
+    ├── ConfigError                  a configuration or genesis file is wrong
+    └── CryptoError                  a key, certificate or ciphertext is unusable
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "Busy",
+    "CertificateExpired",
+    "CertificateRevoked",
+    "ConfigError",
+    "ContractError",
+    "ContractFailed",
+    "CryptoError",
+    "DecodeError",
+    "DuplicateTransaction",
+    "InvalidBlock",
+    "InvalidInput",
+    "InvalidSignature",
+    "InvalidTransaction",
+    "JinglianError",
+    "NotFound",
+    "OutOfGas",
+    "PermissionDenied",
+    "ReadOnlyViolation",
+    "SandboxViolation",
+    "Timeout",
+    "TooLarge",
+    "TransactionExpired",
+    "UnknownContract",
+    "UnknownIdentity",
+    "UnknownMethod",
+    "WrongChain",
+    "error_from_code",
+]
+
+
+class JinglianError(Exception):
+    """Root of every error caused by input from outside the node."""
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON body the API returns for this error."""
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(JinglianError):
+    code = "invalid_input"
+
+
+class DecodeError(InvalidInput):
+    code = "decode_error"
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"
+    http_status = 413
+
+
+class InvalidTransaction(JinglianError):
+    code = "invalid_transaction"
+
+
+class WrongChain(InvalidTransaction):
+    code = "wrong_chain"
+
+
+class InvalidSignature(InvalidTransaction):
+    code = "invalid_signature"
+
+
+class TransactionExpired(InvalidTransaction):
+    code = "transaction_expired"
+
+
+class DuplicateTransaction(InvalidTransaction):
+    code = "duplicate_transaction"
+    http_status = 409
+
+
+class InvalidBlock(JinglianError):
+    code = "invalid_block"
+
+
+class PermissionDenied(JinglianError):
+    code = "permission_denied"
+    http_status = 403
+
+
+class UnknownIdentity(PermissionDenied):
+    code = "unknown_identity"
+
+
+class CertificateExpired(PermissionDenied):
+    code = "certificate_expired"
+
+
+class CertificateRevoked(PermissionDenied):
+    code = "certificate_revoked"
+
+
+class NotFound(JinglianError):
+    code = "not_found"
+    http_status = 404
+
+
+class UnknownContract(NotFound):
+    code = "unknown_contract"
+
+
+class UnknownMethod(NotFound):
+    code = "unknown_method"
+
+
+class ContractError(JinglianError):
+    code = "contract_error"
+    http_status = 422
+
+
+class ContractFailed(ContractError):
+    code = "contract_failed"
+
+
+class OutOfGas(ContractError):
+    code = "out_of_gas"
+
+
+class ReadOnlyViolation(ContractError):
+    code = "read_only_violation"
+
+
+class SandboxViolation(ContractError):
+    code = "sandbox_violation"
+
+
+class Busy(JinglianError):
+    code = "busy"
+    http_status = 503
+
+
+class Timeout(JinglianError):
+    code = "timeout"
+    http_status = 504
+
+
+class ConfigError(JinglianError):
+    code = "config_error"
+
+
+class CryptoError(JinglianError):
+    code = "crypto_error"
+
+
+def _all_subclasses(cls: type[JinglianError]) -> list[type[JinglianError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_from_code(code: str, message: str) -> JinglianError:
+    """Rebuild the typed error a remote side reported (used by the SDK)."""
+    for cls in _all_subclasses(JinglianError):
+        if cls.code == code:
+            return cls(message)
+    return JinglianError(message)
