@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 Value: TypeAlias = (
-    None | bool | int | str | bytes | list["Value"] | tuple["Value", ...] | dict[str, "Value"]
+    bool | int | str | bytes | list["Value"] | tuple["Value", ...] | dict[str, "Value"] | None
 )
 
 INT_MAX = 2**63 - 1
