@@ -8,7 +8,7 @@ import sys
 
 def test_refuses_python_dash_o() -> None:
     result = subprocess.run(
-        [sys.executable, "-O", "-c", "import jinglian"], capture_output=True, text=True
+        [sys.executable, "-O", "-c", "import jinglian"], check=False, capture_output=True, text=True
     )
     assert result.returncode != 0
     assert "python -O" in result.stderr

@@ -4,8 +4,7 @@ import hashlib
 
 import pytest
 
-from jinglian.types import Endorsement, TxBody, decode_tx, encode_tx_body, make_tx
-from jinglian.types import codec
+from jinglian.types import Endorsement, TxBody, codec, decode_tx, encode_tx_body, make_tx
 from jinglian.types.errors import DecodeError, JinglianError, TooLarge
 
 

@@ -12,6 +12,7 @@ settings in each node's own file (``node/config.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
     "Org",
     "Policy",
     "ValidatorInfo",
+    "compute_genesis_hash",
+    "compute_validators_hash",
     "parse_chain_config",
 ]
 
@@ -284,3 +287,15 @@ def _list(value: dict[str, Any], name: str, limit: int) -> list[Any]:
     if not isinstance(value[name], list) or len(value[name]) > limit:
         raise ConfigError(f"{name!r} must be a list of at most {limit} entries")
     return value[name]  # type: ignore[no-any-return]
+
+
+def compute_genesis_hash(hash_fn: Callable[[bytes], bytes], config: ChainConfig) -> bytes:
+    """The genesis hash: chain hash of the canonical encoding of the genesis document."""
+    return hash_fn(codec.encode(config.to_value()))
+
+
+def compute_validators_hash(
+    hash_fn: Callable[[bytes], bytes], validators: Sequence[tuple[bytes, int]]
+) -> bytes:
+    """Hash of a validator set given as (validator id, voting power) pairs, in config order."""
+    return hash_fn(codec.encode_trusted([[vid, power] for vid, power in validators]))
