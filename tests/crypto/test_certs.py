@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jinglian.crypto import (
     ROLES,
@@ -407,3 +409,43 @@ def test_signature_with_unused_bits_is_refused(ca_cert: Certificate) -> None:
     der[unused_bits_at] = 1
     with pytest.raises(CryptoError):
         load_certificate(bytes(der))
+
+
+GM_SUITE = get_suite("gm")
+GM_CA_KEY = GM_SUITE.generate_key()
+GM_CA = issue_ca_certificate(GM_SUITE, GM_CA_KEY, "org1", now_ms=NOW_MS)
+GM_CERT = issue_certificate(
+    GM_SUITE, GM_CA_KEY, GM_CA, GM_SUITE.generate_key().public_key(), "org1", "client", "c",
+    now_ms=NOW_MS,
+)  # fmt: skip
+DEFAULT_CA_KEY = get_suite("default").generate_key()
+DEFAULT_CA = issue_ca_certificate(get_suite("default"), DEFAULT_CA_KEY, "org1", now_ms=NOW_MS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    suite_name=st.sampled_from(SUITE_NAMES),
+    start=st.integers(0, 600),
+    length=st.integers(1, 8),
+    replacement=st.binary(min_size=0, max_size=8),
+)
+def test_mangled_certificates_raise_only_crypto_errors(
+    suite_name: str, start: int, length: int, replacement: bytes
+) -> None:
+    ca = GM_CA if suite_name == "gm" else DEFAULT_CA
+    original = GM_CERT.der if suite_name == "gm" else ca.der
+    start %= len(original)
+    mangled = original[:start] + replacement + original[start + length :]
+    try:
+        cert = load_certificate(mangled)
+        validate_certificate(cert, ca, NOW_MS)
+    except CryptoError:
+        return
+    assert cert.tbs_der in original and cert.signature in original
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_bytes_are_crypto_errors(data: bytes) -> None:
+    with pytest.raises(CryptoError):
+        load_certificate(data)

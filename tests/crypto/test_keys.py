@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -163,3 +165,16 @@ def test_public_key_type_is_abstract() -> None:
         PublicKey()  # type: ignore[abstract]
     with pytest.raises(TypeError):
         PrivateKey()  # type: ignore[abstract]
+
+
+def test_concurrent_verification_gives_correct_answers(suite: Suite, key: PrivateKey) -> None:
+    # The gm binding releases the GIL inside libcrypto; shared keys must stay correct.
+    public = suite.load_public_key(key.public_key().to_der())
+    signature = key.sign(b"m")
+    jobs = [(signature, b"m", True), (signature, b"n", False), (b"\x30\x00", b"m", False)] * 40
+
+    def check(job: tuple[bytes, bytes, bool]) -> bool:
+        return public.verify(job[0], job[1]) == job[2]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(check, jobs))
