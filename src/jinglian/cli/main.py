@@ -1,0 +1,40 @@
+"""The ``jinglian`` command group and its entry point."""
+
+from __future__ import annotations
+
+import click
+
+from jinglian.cli._base import JinglianGroup
+from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
+from jinglian.cli.devnet_cmds import devnet
+from jinglian.cli.network_cmds import init, node
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    name="jinglian", cls=JinglianGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(package_name="jinglian", message="jinglian %(version)s")
+def cli() -> None:
+    """jinglian: a consortium blockchain. Create a network, run nodes, call contracts.
+
+    Commands that talk to a node find it from --net DIR, $JINGLIAN_NET, or the
+    nearest network.json above the current directory. Every command takes
+    --help; most take --json.
+
+    \b
+    Example:
+      jinglian init mynet --orgs 4
+      jinglian node start mynet/nodes/node1
+      cd mynet && jinglian chain info
+    """
+
+
+for command in (init, node, devnet, tx, query, state, block, contract, chain):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="jinglian")
