@@ -19,6 +19,7 @@ from jinglian.crypto.state_proof import (
 )
 from jinglian.storage import (
     STATE_KEY_BYTES_MAX,
+    STATE_NODE_GROUP_BYTES,
     STATE_NODE_PREFIX,
     STATE_VALUE_BYTES_MAX,
     STATE_VALUE_PREFIX,
@@ -28,6 +29,7 @@ from jinglian.storage import (
     StateTree,
 )
 from jinglian.storage.kv import KV
+from jinglian.storage.state_tree import compute_node_key
 from jinglian.types.errors import InvalidInput, NotFound, TooLarge
 
 HashFn = Callable[[bytes], bytes]
@@ -162,16 +164,35 @@ def test_empty_tree_root_is_zero_and_empty_batch_keeps_root() -> None:
     assert bytes(32) == EMPTY_HASH
 
 
-def test_compute_update_writes_nothing_and_returns_content_addressed_entries() -> None:
+def test_compute_update_writes_nothing_and_returns_grouped_content_addressed_entries() -> None:
     kv = MemoryKV()
     tree = StateTree(kv, sha256)
-    root, writes = tree.compute_update(EMPTY_HASH, {b"a": b"1", b"b": b"2"})
+    root, writes = tree.compute_update(EMPTY_HASH, {b"a": b"1", b"b": b"2", b"c": b"3"})
     assert len(kv) == 0
-    for key, value in writes:
-        assert key[:1] in (STATE_NODE_PREFIX, STATE_VALUE_PREFIX)
-        assert key[1:] == sha256(value)
+    group = root[:STATE_NODE_GROUP_BYTES]
+    nodes = {k: v for k, v in writes if k[:1] == STATE_NODE_PREFIX}
+    values = {k: v for k, v in writes if k[:1] == STATE_VALUE_PREFIX}
+    assert len(nodes) + len(values) == len(writes)
+    assert {k[1:] for k in values} == {sha256(v) for v in (b"1", b"2", b"3")}
+    assert compute_node_key(group, root) in nodes
+    for key, stored in nodes.items():
+        assert key[1 : 1 + STATE_NODE_GROUP_BYTES] == group
+        assert key[1 + STATE_NODE_GROUP_BYTES :] == sha256(stored[:65])
+        assert len(stored) == (65 if stored[0] == 0 else 81)
     with pytest.raises(NotFound):
         tree.get(root, b"a")  # not committed yet
+
+
+def test_nodes_point_at_the_groups_their_children_were_written_in() -> None:
+    kv = MemoryKV()
+    tree = StateTree(kv, sha256)
+    first = apply(kv, tree, EMPTY_HASH, {b"k%d" % i: b"v" for i in range(64)})
+    second, writes = tree.compute_update(first, {b"k0": b"changed"})
+    groups = {k[1 : 1 + STATE_NODE_GROUP_BYTES] for k, _ in writes if k[:1] == STATE_NODE_PREFIX}
+    assert groups == {second[:STATE_NODE_GROUP_BYTES]}
+    root_node = dict(writes)[compute_node_key(second[:STATE_NODE_GROUP_BYTES], second)]
+    child_groups = {root_node[65:73], root_node[73:81]}
+    assert child_groups == {first[:STATE_NODE_GROUP_BYTES], second[:STATE_NODE_GROUP_BYTES]}
 
 
 def test_deleting_down_to_one_key_collapses_to_that_leaf() -> None:

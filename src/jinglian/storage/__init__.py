@@ -31,6 +31,7 @@ from jinglian.storage.state_store import LATEST_STATE_PREFIX, LatestState
 from jinglian.storage.state_tree import (
     EMPTY_ROOT,
     STATE_KEY_BYTES_MAX,
+    STATE_NODE_GROUP_BYTES,
     STATE_NODE_PREFIX,
     STATE_VALUE_BYTES_MAX,
     STATE_VALUE_PREFIX,
@@ -52,6 +53,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/test_exported_
     "LmdbKV",
     "MemoryKV",
     "STATE_KEY_BYTES_MAX",
+    "STATE_NODE_GROUP_BYTES",
     "STATE_NODE_PREFIX",
     "STATE_VALUE_BYTES_MAX",
     "STATE_VALUE_PREFIX",

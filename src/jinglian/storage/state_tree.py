@@ -7,17 +7,25 @@ one leaf is stored as that leaf, so the tree has about ``log2(n)`` levels for
 The hashing rules and the proof format are in ``jinglian.crypto.state_proof``,
 which light clients use to check proofs offline.
 
-Storage layout (in the caller's ``KV``; both kinds of entry are
-content-addressed, written once and never changed or removed, so every root
-ever committed stays readable and provable; nothing is pruned yet)::
+Storage layout, in the caller's ``KV``::
 
-    b"n" + node_hash   -> 0x00 || key_path || value_hash     (Leaf)
-                          0x01 || left_hash || right_hash     (Internal)
-    b"v" + value_hash  -> value
+    b"n" + group + node_hash -> 0x00 || key_path || value_hash                 Leaf (65 B)
+                                0x01 || left || right || left_group || right_group
+                                                                           Internal (81 B)
+    b"v" + value_hash        -> value
 
-A stored node is exactly its hash preimage. ``StateTree`` never writes: it
-returns the entries a change needs, and the caller puts them in the same
-batch as the block that makes the change.
+A node's hash covers the first 65 bytes of its stored form (the hash
+preimage); the two 8-byte groups say where each child is stored (zeros for
+an Empty child). The *group* of a node is the first 8 bytes of the root
+produced by the update that wrote it, so the nodes of one update are
+adjacent in the KV (one B+tree region instead of one random page per node:
+ADR 0005 measures the difference), and a root's own node is at
+``b"n" + root[:8] + root``. Entries are written once and never removed, so
+every root ever committed stays readable and provable; nothing is pruned yet.
+
+``StateTree`` never writes: ``compute_update`` returns the entries a change
+needs, and the caller puts them in the same batch as the block that makes
+the change.
 """
 
 from __future__ import annotations
@@ -42,18 +50,24 @@ from jinglian.types.errors import InvalidInput, NotFound, TooLarge
 __all__ = [
     "EMPTY_ROOT",
     "STATE_KEY_BYTES_MAX",
+    "STATE_NODE_CACHE_ENTRIES_MAX",
+    "STATE_NODE_GROUP_BYTES",
     "STATE_NODE_PREFIX",
     "STATE_VALUE_BYTES_MAX",
     "STATE_VALUE_PREFIX",
     "StateTree",
     "StateWrites",
+    "compute_node_key",
 ]
 
 EMPTY_ROOT = EMPTY_HASH
 """Root of the empty state: 32 zero bytes."""
 
 STATE_NODE_PREFIX = b"n"
-"""KV key prefix of tree nodes: ``b"n" + node_hash``."""
+"""KV key prefix of tree nodes: ``b"n" + group + node_hash``."""
+
+STATE_NODE_GROUP_BYTES = 8
+"""Length of a node's group: the prefix of the root of the update that wrote it."""
 
 STATE_VALUE_PREFIX = b"v"
 """KV key prefix of state values: ``b"v" + value_hash``."""
@@ -64,25 +78,43 @@ STATE_KEY_BYTES_MAX = 256
 STATE_VALUE_BYTES_MAX = 1024 * 1024
 """Largest state value."""
 
+STATE_NODE_CACHE_ENTRIES_MAX = 1 << 17
+"""Committed tree nodes kept in memory (about 25 MiB): the top levels every walk visits."""
+
 StateWrites = list[tuple[bytes, bytes]]
 """``(kv_key, kv_value)`` puts that make a new root readable, for the caller's batch."""
 
 _LEAF_BYTE = LEAF_PREFIX[0]
+_GROUP_OF_EMPTY = bytes(STATE_NODE_GROUP_BYTES)
 
 # Node kinds of a _Ref. UNKNOWN marks an untouched, non-empty child whose
 # kind is only looked up if the compression rule needs it.
 _EMPTY, _LEAF, _INTERNAL, _UNKNOWN = range(4)
 
-_Ref = tuple[int, bytes]
-"""(kind, hash) of a subtree."""
+_Ref = tuple[int, bytes, bytes | None]
+"""(kind, hash, group) of a subtree; group None for a node this update creates."""
 
-_EMPTY_REF: _Ref = (_EMPTY, EMPTY_HASH)
+_EMPTY_REF: _Ref = (_EMPTY, EMPTY_HASH, _GROUP_OF_EMPTY)
 
-_LoadNode = Callable[[bytes], bytes]
-"""Reads a stored node by hash."""
+_LoadNode = Callable[[bytes, bytes], bytes]
+"""Reads a stored node by hash and group."""
 
 _Change = tuple[bytes, bytes | None]
 """(key_path, value_hash), value_hash None for a delete; lists of these are sorted by path."""
+
+
+def compute_node_key(group: bytes, node_hash: bytes) -> bytes:
+    """The KV key of a tree node."""
+    return STATE_NODE_PREFIX + group + node_hash
+
+
+def _group_of_root(root: bytes) -> bytes:
+    return root[:STATE_NODE_GROUP_BYTES]
+
+
+def _decode_children(encoded: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """``(left, right, left_group, right_group)`` of a stored Internal node."""
+    return encoded[1:33], encoded[33:65], encoded[65:73], encoded[73:81]
 
 
 class StateTree:
@@ -92,6 +124,7 @@ class StateTree:
         assert len(hash_fn(b"")) == HASH_BYTES, "the state tree needs a 32-byte hash"
         self._kv = kv
         self._hash_fn = hash_fn
+        self._cache = _NodeCache(STATE_NODE_CACHE_ENTRIES_MAX)
 
     def compute_update(
         self, root: bytes, changes: Mapping[bytes, bytes | None]
@@ -107,8 +140,10 @@ class StateTree:
         ordered = updater.prepare(changes)
         if not ordered:
             return root, []
-        new_root = updater.update(root, 0, ordered, 0, len(ordered))
-        return new_root[1], list(updater.writes.items())
+        new_root = updater.update(root, _group_of_root(root), 0, ordered, 0, len(ordered))
+        if new_root[1] == root:
+            return root, []
+        return new_root[1], updater.finish(new_root)
 
     def get(self, root: bytes, key: bytes) -> bytes | None:
         """The value of ``key`` in the state with root ``root``, or None if absent."""
@@ -122,23 +157,25 @@ class StateTree:
         self._validate_root(root)
         path = self._hash_fn(key)
         siblings: list[bytes] = []
-        node = root
+        node, group = root, _group_of_root(root)
         while node != EMPTY_HASH:
-            encoded = self._load_node(node)
+            encoded = self._load_node(node, group)
             if encoded[0] == _LEAF_BYTE:
-                return StateProof(tuple(siblings), (encoded[1:33], encoded[33:]))
-            left, right = encoded[1:33], encoded[33:]
+                return StateProof(tuple(siblings), (encoded[1:33], encoded[33:65]))
+            left, right, left_group, right_group = _decode_children(encoded)
             if compute_path_bit(path, len(siblings)):
                 siblings.append(left)
-                node = right
+                node, group = right, right_group
             else:
                 siblings.append(right)
-                node = left
+                node, group = left, left_group
         return StateProof(tuple(siblings), None)
 
     def has_root(self, root: bytes) -> bool:
-        """Whether ``root`` is the empty root or a node stored in the KV."""
-        return root == EMPTY_HASH or self._kv.get(STATE_NODE_PREFIX + root) is not None
+        """Whether ``root`` is the empty root or a root whose writes are in the KV."""
+        if root == EMPTY_HASH:
+            return True
+        return self._kv.get(compute_node_key(_group_of_root(root), root)) is not None
 
     def _validate_root(self, root: bytes) -> None:
         if len(root) != HASH_BYTES:
@@ -146,9 +183,12 @@ class StateTree:
         if not self.has_root(root):
             raise NotFound(f"unknown state root {root.hex()}")
 
-    def _load_node(self, node_hash: bytes) -> bytes:
-        encoded = self._kv.get(STATE_NODE_PREFIX + node_hash)
-        assert encoded is not None, f"state tree node {node_hash.hex()} missing"
+    def _load_node(self, node_hash: bytes, group: bytes) -> bytes:
+        encoded = self._cache.get(node_hash)
+        if encoded is None:
+            encoded = self._kv.get(compute_node_key(group, node_hash))
+            assert encoded is not None, f"state tree node {node_hash.hex()} missing"
+            self._cache.put(node_hash, encoded)
         return encoded
 
     def _load_value(self, value_hash: bytes) -> bytes:
@@ -163,7 +203,12 @@ class _Updater:
     def __init__(self, load_node: _LoadNode, hash_fn: HashFn) -> None:
         self.load_node = load_node
         self.hash_fn = hash_fn
-        self.writes: dict[bytes, bytes] = {}
+        self.values: dict[bytes, bytes] = {}
+        """New value entries by KV key."""
+        self.leaves: dict[bytes, bytes] = {}
+        """New Leaf nodes: hash -> stored form."""
+        self.internals: dict[bytes, tuple[_Ref, _Ref]] = {}
+        """New Internal nodes: hash -> children (their groups are filled in by ``finish``)."""
 
     def prepare(self, changes: Mapping[bytes, bytes | None]) -> list[_Change]:
         """Validate ``changes``, stage their values, and sort them by key path."""
@@ -178,20 +223,30 @@ class _Updater:
         )
         return ordered
 
-    def update(self, node: bytes, depth: int, changes: list[_Change], lo: int, hi: int) -> _Ref:
-        """The subtree at ``node`` (at ``depth``) after ``changes[lo:hi]``, which lie under it."""
+    def update(
+        self, node: bytes, group: bytes, depth: int, changes: list[_Change], lo: int, hi: int
+    ) -> _Ref:
+        """The subtree ``node`` (at ``depth``) after ``changes[lo:hi]``, which lie under it."""
         if node == EMPTY_HASH:
             return self.build(depth, _merge(None, changes, lo, hi))
-        encoded = self.load_node(node)
+        encoded = self.load_node(node, group)
         if encoded[0] == _LEAF_BYTE:
-            leaf = (encoded[1:33], encoded[33:])
+            leaf = (encoded[1:33], encoded[33:65])
             return self.build(depth, _merge(leaf, changes, lo, hi))
-        left, right = encoded[1:33], encoded[33:]
+        left, right, left_group, right_group = _decode_children(encoded)
         mid = _split(changes, lo, hi, depth)
-        new_left = self.update(left, depth + 1, changes, lo, mid) if lo < mid else _ref(left)
-        new_right = self.update(right, depth + 1, changes, mid, hi) if mid < hi else _ref(right)
+        new_left = (
+            self.update(left, left_group, depth + 1, changes, lo, mid)
+            if lo < mid
+            else _ref(left, left_group)
+        )
+        new_right = (
+            self.update(right, right_group, depth + 1, changes, mid, hi)
+            if mid < hi
+            else _ref(right, right_group)
+        )
         if new_left[1] == left and new_right[1] == right:
-            return (_INTERNAL, node)
+            return (_INTERNAL, node, group)
         return self.join(new_left, new_right)
 
     def build(self, depth: int, leaves: list[tuple[bytes, bytes]]) -> _Ref:
@@ -205,48 +260,97 @@ class _Updater:
         mid = _split(leaves, lo, hi, depth)
         left = self._build(depth + 1, leaves, lo, mid)
         right = self._build(depth + 1, leaves, mid, hi)
-        return self.put_internal(left[1], right[1])
+        return self.put_internal(left, right)
 
     def join(self, left: _Ref, right: _Ref) -> _Ref:
         """The parent of two rebuilt children, compressed: a lone leaf moves up."""
         if left[0] == _EMPTY and right[0] == _EMPTY:
             return _EMPTY_REF
         if left[0] == _EMPTY and self.is_leaf(right):
-            return (_LEAF, right[1])
+            return (_LEAF, right[1], right[2])
         if right[0] == _EMPTY and self.is_leaf(left):
-            return (_LEAF, left[1])
-        return self.put_internal(left[1], right[1])
+            return (_LEAF, left[1], left[2])
+        return self.put_internal(left, right)
 
     def is_leaf(self, ref: _Ref) -> bool:
         """Whether ``ref`` is a leaf, loading the node if its kind is not known yet."""
         if ref[0] == _UNKNOWN:
-            return self.load_node(ref[1])[0] == _LEAF_BYTE
+            assert ref[2] is not None
+            return self.load_node(ref[1], ref[2])[0] == _LEAF_BYTE
         return ref[0] == _LEAF
 
     def put_leaf(self, key_path: bytes, value_hash: bytes) -> _Ref:
         """Stage ``Leaf(key_path, value_hash)``."""
         encoded = LEAF_PREFIX + key_path + value_hash
         node_hash = self.hash_fn(encoded)
-        self.writes[STATE_NODE_PREFIX + node_hash] = encoded
-        return (_LEAF, node_hash)
+        self.leaves[node_hash] = encoded
+        return (_LEAF, node_hash, None)
 
-    def put_internal(self, left: bytes, right: bytes) -> _Ref:
+    def put_internal(self, left: _Ref, right: _Ref) -> _Ref:
         """Stage ``Internal(left, right)``."""
-        encoded = INTERNAL_PREFIX + left + right
-        node_hash = self.hash_fn(encoded)
-        self.writes[STATE_NODE_PREFIX + node_hash] = encoded
-        return (_INTERNAL, node_hash)
+        node_hash = self.hash_fn(INTERNAL_PREFIX + left[1] + right[1])
+        self.internals[node_hash] = (left, right)
+        return (_INTERNAL, node_hash, None)
 
     def put_value(self, value: bytes) -> bytes:
         """Stage ``value`` under its hash and return the hash."""
         value_hash = self.hash_fn(value)
-        self.writes[STATE_VALUE_PREFIX + value_hash] = value
+        self.values[STATE_VALUE_PREFIX + value_hash] = value
         return value_hash
 
+    def finish(self, new_root: _Ref) -> StateWrites:
+        """The KV entries of the update: values, then every new node in the new root's group."""
+        if new_root[0] == _EMPTY:
+            return []  # everything was deleted: no node and no value is needed
+        group = _group_of_root(new_root[1])
+        if new_root[2] is not None:
+            # An existing leaf became the root: the root must also be found in its own group.
+            assert new_root[0] == _LEAF, "only a lone leaf moves up to the root"
+            self.leaves[new_root[1]] = self.load_node(new_root[1], new_root[2])
+        writes = list(self.values.items())
+        writes.extend((compute_node_key(group, h), e) for h, e in self.leaves.items())
+        for node_hash, (left, right) in self.internals.items():
+            left_group = group if left[2] is None else left[2]
+            right_group = group if right[2] is None else right[2]
+            encoded = INTERNAL_PREFIX + left[1] + right[1] + left_group + right_group
+            writes.append((compute_node_key(group, node_hash), encoded))
+        return writes
 
-def _ref(node_hash: bytes) -> _Ref:
+
+class _NodeCache:
+    """Recently read committed nodes by hash, in two generations (a cheap LRU).
+
+    Only nodes read from the KV enter: they are committed, and so are the
+    children their stored groups point at. Nodes are content-addressed and
+    immutable, so a cached node is never stale.
+    """
+
+    __slots__ = ("_generation_entries_max", "_old", "_young")
+
+    def __init__(self, entries_max: int) -> None:
+        self._generation_entries_max = entries_max // 2
+        self._young: dict[bytes, bytes] = {}
+        self._old: dict[bytes, bytes] = {}
+
+    def get(self, node_hash: bytes) -> bytes | None:
+        """The stored form of ``node_hash`` if cached (moving it to the young generation)."""
+        encoded = self._young.get(node_hash)
+        if encoded is None:
+            encoded = self._old.get(node_hash)
+            if encoded is not None:
+                self.put(node_hash, encoded)
+        return encoded
+
+    def put(self, node_hash: bytes, encoded: bytes) -> None:
+        """Cache a node read from the KV, retiring the old generation when the young one is full."""
+        if len(self._young) >= self._generation_entries_max:
+            self._old, self._young = self._young, {}
+        self._young[node_hash] = encoded
+
+
+def _ref(node_hash: bytes, group: bytes) -> _Ref:
     """The reference to an untouched subtree."""
-    return (_EMPTY if node_hash == EMPTY_HASH else _UNKNOWN, node_hash)
+    return (_EMPTY if node_hash == EMPTY_HASH else _UNKNOWN, node_hash, group)
 
 
 def _path_of(item: tuple[bytes, bytes | None]) -> bytes:
@@ -255,6 +359,8 @@ def _path_of(item: tuple[bytes, bytes | None]) -> bytes:
 
 def _split(items: Sequence[tuple[bytes, bytes | None]], lo: int, hi: int, depth: int) -> int:
     """First index in ``items[lo:hi]`` (sorted, sharing ``depth`` path bits) going right."""
+    if hi - lo == 1:  # the common case deep in the tree: no search needed
+        return lo if compute_path_bit(items[lo][0], depth) else hi
     return bisect.bisect_left(items, 1, lo, hi, key=lambda item: compute_path_bit(item[0], depth))
 
 
