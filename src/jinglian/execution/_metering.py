@@ -1,0 +1,87 @@
+"""Basic-block gas: charge straight-line code by its size, where it starts.
+
+Guards charge the operations whose cost depends on data; this pass charges
+the rest (name loads, literal displays, branches, calls) by counting syntax
+nodes. Every block of statements (a function body, each branch of an ``if``,
+each pass of a ``for`` or ``while`` body, each ``else``) starts by charging
+``compute_code_gas`` of its own statements, nested blocks excluded. Each item
+of a comprehension charges the size of its element and conditions through
+``_getiter_``. So the gas of any run is at least proportional to the number
+of syntax nodes it executes, however the code is laid out.
+
+Runs after ``ContractPolicy`` on the rewritten tree (the guard calls count).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from jinglian.execution._policy import ENTER, TICK
+from jinglian.execution.gas import compute_code_gas
+
+__all__ = ["meter_blocks"]
+
+BLOCK_FIELDS = ("body", "orelse")
+
+
+def _count(node: ast.AST) -> int:
+    return sum(1 for item in ast.walk(node) if isinstance(item, ast.expr | ast.stmt))
+
+
+def _header(stmt: ast.stmt) -> list[ast.AST]:
+    """What runs of a statement when its block runs (not its nested blocks)."""
+    if isinstance(stmt, ast.If):
+        return [stmt.test]
+    if isinstance(stmt, ast.For):
+        return [stmt.target, stmt.iter]
+    if isinstance(stmt, ast.While | ast.FunctionDef):
+        return []
+    return [stmt]
+
+
+def block_gas(stmts: list[ast.stmt]) -> int:
+    """Gas charged when ``stmts`` start to run."""
+    nodes = sum(1 + sum(_count(part) for part in _header(stmt)) for stmt in stmts)
+    return compute_code_gas(nodes)
+
+
+def _tick(gas: int, like: ast.AST) -> ast.stmt:
+    call = ast.Call(func=ast.Name(TICK, ast.Load()), args=[ast.Constant(gas)], keywords=[])
+    statement = ast.Expr(call)
+    ast.copy_location(statement, like)
+    return statement
+
+
+def _meter_function(node: ast.FunctionDef) -> None:
+    enter, body = node.body[0], node.body[1]
+    assert isinstance(enter, ast.Expr) and isinstance(enter.value, ast.Call)
+    assert isinstance(enter.value.func, ast.Name) and enter.value.func.id == ENTER
+    assert isinstance(body, ast.Try)
+    enter.value.args = [ast.Constant(block_gas(body.body))]
+
+
+def _meter_loop_or_branch(node: ast.If | ast.For | ast.While) -> None:
+    extra = _count(node.test) if isinstance(node, ast.While) else 0
+    node.body.insert(0, _tick(block_gas(node.body) + compute_code_gas(extra), node))
+    if node.orelse:
+        node.orelse.insert(0, _tick(block_gas(node.orelse), node))
+
+
+def _meter_comprehension(node: ast.ListComp | ast.DictComp) -> None:
+    parts: list[ast.AST] = [node.elt] if isinstance(node, ast.ListComp) else [node.key, node.value]
+    parts.extend(condition for generator in node.generators for condition in generator.ifs)
+    gas = ast.Constant(compute_code_gas(sum(_count(part) for part in parts)))
+    for generator in node.generators:
+        assert isinstance(generator.iter, ast.Call)
+        generator.iter.args.append(gas)
+
+
+def meter_blocks(tree: ast.Module) -> None:
+    """Inject block gas into every function, branch, loop and comprehension of ``tree``."""
+    for node in list(ast.walk(tree)):
+        if isinstance(node, ast.FunctionDef):
+            _meter_function(node)
+        elif isinstance(node, ast.If | ast.For | ast.While):
+            _meter_loop_or_branch(node)
+        elif isinstance(node, ast.ListComp | ast.DictComp):
+            _meter_comprehension(node)
