@@ -44,6 +44,4 @@ def network() -> TestNetwork:
 
 @pytest.fixture
 def ledger(network: TestNetwork) -> Ledger:
-    ledger = Ledger(MemoryKV(), network.genesis)
-    ledger.executor = FakeExecutor()
-    return ledger
+    return Ledger(MemoryKV(), network.genesis, FakeExecutor())

@@ -190,8 +190,7 @@ def test_invalid_signature_dropped(ledger: Ledger, network: TestNetwork) -> None
 
 
 def test_expired_certificate_dropped(network: TestNetwork) -> None:
-    ledger = Ledger(MemoryKV(), network.genesis)
-    ledger.executor = FakeExecutor()
+    ledger = Ledger(MemoryKV(), network.genesis, FakeExecutor())
     old = network.issue("org1", "client", "old-client", validity_days=1)
     tx = old.sign(
         "test", "kv", "set", {"key": "a", "value": 1}, now_ms=now() + 2 * 86_400_000 - 1000
@@ -212,9 +211,7 @@ def test_duplicates_refused_in_block_and_across_blocks(
 
 
 def replica(network: TestNetwork) -> Ledger:
-    other = Ledger(MemoryKV(), network.genesis)
-    other.executor = FakeExecutor()
-    return other
+    return Ledger(MemoryKV(), network.genesis, FakeExecutor())
 
 
 def test_replica_reexecutes_to_the_same_block(ledger: Ledger, network: TestNetwork) -> None:

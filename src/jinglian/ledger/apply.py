@@ -10,7 +10,7 @@ an outline of named steps over the same helpers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,9 +89,10 @@ class TxExecutor(Protocol):
 class ChainView(Protocol):
     """What the state transition reads from the ledger."""
 
-    suite_hash: Callable[[bytes], bytes]
     authenticator: TxAuthenticator
     executor: TxExecutor
+
+    def suite_hash(self, data: bytes) -> bytes: ...
 
     def head(self) -> Head: ...
 

@@ -56,9 +56,8 @@ class TxLocation:
 class Ledger:
     """Committed chain state over a KV store; the single writer is the consensus thread."""
 
-    def __init__(self, kv: KV, genesis: ChainConfig) -> None:
+    def __init__(self, kv: KV, genesis: ChainConfig, executor: TxExecutor) -> None:
         self.suite: Suite = get_suite(genesis.crypto)
-        self.suite_hash = self.suite.hash
         self.kv = kv
         self.tree = StateTree(kv, self.suite.hash)
         self.genesis = genesis
@@ -66,11 +65,15 @@ class Ledger:
         self._config = genesis
         self._validators_hash = self._compute_validators_hash(genesis)
         self.authenticator = TxAuthenticator(self.suite, self.config, self.registered_cert)
-        self.executor: TxExecutor | None = None
+        self.executor = executor
         self._lock = threading.Lock()
         self._head = self._open()
 
     # -- ChainView ---------------------------------------------------------------------------
+
+    def suite_hash(self, data: bytes) -> bytes:
+        """The chain's hash function."""
+        return self.suite.hash(data)
 
     def head(self) -> Head:
         """The latest committed block."""

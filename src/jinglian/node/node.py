@@ -1,0 +1,186 @@
+"""The composition root: one node's ledger, pool, consensus and API wired together.
+
+``Node`` opens the node's store, checks that its signing key matches its
+certificate and that the certificate belongs to a validator of the chain, and
+runs consensus on its own thread. It is the consensus ``Application`` (build a
+block from the pool, commit it) and publishes every commit to waiters and
+subscribers. ``run_node`` adds the REST API and runs until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from jinglian.consensus import Solo, SystemClock
+from jinglian.crypto import Certificate, PrivateKey, Suite, get_suite, load_certificate
+from jinglian.ledger import BlockResult, Ledger, build_block, check_tx, load_genesis
+from jinglian.mempool import Mempool
+from jinglian.node.config import NodeConfig
+from jinglian.node.events import EventHub, TxOutcome
+from jinglian.node.executor import ContractExecutor
+from jinglian.node.metrics import NodeMetrics
+from jinglian.node.services import StreamItem
+from jinglian.storage.lmdb_kv import LmdbKV
+from jinglian.types import ChainConfig, Commit, Tx
+from jinglian.types.errors import ConfigError, CryptoError
+from jinglian.types.jsonval import to_json
+
+__all__ = ["Node"]
+
+log = logging.getLogger("jinglian.node")
+GENESIS_BYTES_MAX = 4 * 1024 * 1024
+
+
+class Node:
+    """A running node: ledger, mempool, consensus thread, events and metrics."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.genesis: ChainConfig = load_genesis(
+            _read(config.path(config.genesis), GENESIS_BYTES_MAX)
+        )
+        self.suite: Suite = get_suite(self.genesis.crypto)
+        self.key, self.cert = self._load_identity()
+        self.kv = LmdbKV(config.path(config.data_dir))
+        self.executor = ContractExecutor(self.suite.hash)
+        self.ledger = Ledger(self.kv, self.genesis, self.executor)
+        self.mempool = Mempool(self._admit)
+        self.events = EventHub()
+        self.metrics = NodeMetrics()
+        self.metrics.height.set(self.ledger.head().height)
+        self.started_ms = time.time_ns() // 1_000_000
+        self._consensus = self._make_consensus()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the consensus thread."""
+        self._thread = threading.Thread(target=self._consensus.run, name="consensus", daemon=True)
+        self._thread.start()
+        log.info("node %s started at height %d", self.config.name, self.ledger.head().height)
+
+    def stop(self) -> None:
+        """Stop consensus after the block in progress and close the store."""
+        self._consensus.stop()
+        self.mempool.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.kv.close()
+
+    # -- consensus Application ---------------------------------------------------------------
+
+    def propose_block(self, time_ms: int) -> BlockResult | None:
+        """Build the next block from the pool; drop and report transactions no longer acceptable."""
+        params = self.ledger.config().params
+        txs = self.mempool.reap(params.block_txs_max, params.block_bytes_max)
+        if not txs and not params.empty_blocks:
+            return None
+        result = build_block(self.ledger, txs, time_ms, self.cert.cert_id)
+        if result.dropped:
+            self.mempool.remove(tx.id for tx, _ in result.dropped)
+            for tx, error in result.dropped:
+                self.events.resolve(tx.id, TxOutcome(height=None, error=error))
+                self.metrics.txs_dropped.inc()
+        return result
+
+    def commit_block(self, proposal: BlockResult, commit: Commit) -> None:
+        """Commit durably, then release the pool and tell waiters and subscribers."""
+        started = time.perf_counter()
+        self.ledger.commit_block(proposal, commit)
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        self.mempool.remove(tx.id for tx in proposal.block.txs)
+        self.metrics.on_block(proposal, len(self.mempool))
+        for tx in proposal.block.txs:
+            self.events.resolve(tx.id, TxOutcome(height=proposal.height, error=None))
+        self.events.publish(_stream_items(proposal))
+
+    def wait_for_txs(self, timeout_s: float) -> bool:
+        """Block the consensus thread until transactions wait."""
+        return self.mempool.wait(timeout_s)
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def _admit(self, tx: Tx) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        check_tx(self.ledger, tx, now_ms, set())
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _load_identity(self) -> tuple[PrivateKey, Certificate]:
+        try:
+            key = self.suite.load_private_key(
+                _read(self.config.path(self.config.sign_key), 64 * 1024)
+            )
+            cert = load_certificate(_read(self.config.path(self.config.sign_cert), 64 * 1024))
+        except CryptoError as exc:
+            raise ConfigError(f"node signing identity is unusable: {exc.message}") from exc
+        if key.public_key() != cert.public_key:
+            raise ConfigError("node signing key does not match its certificate")
+        return key, cert
+
+    def _make_consensus(self) -> Solo:
+        consensus = self.genesis.consensus.type
+        if consensus != "solo":
+            raise ConfigError(f"consensus {consensus!r} is not available in this build; use solo")
+        validator = self.genesis.validators[0]
+        if load_certificate(validator.cert.encode()).cert_id != self.cert.cert_id:
+            raise ConfigError(
+                f"node {self.config.name!r} is not the chain's validator {validator.name!r}"
+            )
+        params = self.genesis.params
+        return Solo(
+            app=self,  # type: ignore[arg-type]
+            clock=SystemClock(),
+            chain_id=self.genesis.chain_id,
+            validator_id=self.cert.cert_id,
+            sign=self.key.sign,
+            block_interval_ms=params.block_interval_ms,
+            empty_blocks=params.empty_blocks,
+        )
+
+
+def _stream_items(result: BlockResult) -> list[StreamItem]:
+    header = result.block.header
+    items = [
+        StreamItem(
+            kind="block",
+            height=header.height,
+            data={
+                "height": header.height,
+                "hash": result.hash.hex(),
+                "time_ms": header.time_ms,
+                "tx_count": header.tx_count,
+            },
+        )
+    ]
+    for tx, receipt in zip(result.block.txs, result.receipts, strict=True):
+        for event in receipt.events:
+            items.append(
+                StreamItem(
+                    kind="event",
+                    height=header.height,
+                    data={
+                        "contract": event.contract,
+                        "topic": event.topic,
+                        "data": to_json(event.data),
+                        "tx_id": tx.id.hex(),
+                        "height": header.height,
+                    },
+                )
+            )
+    return items
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path} is larger than {max_bytes} bytes")
+    return data
