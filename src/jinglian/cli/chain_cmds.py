@@ -370,6 +370,8 @@ def contract_list(as_json: bool, **target: Any) -> None:
 
 
 def _list_lines(value: Any) -> list[str]:
+    if value == []:
+        return ["(no contracts deployed)"]
     if isinstance(value, list):
         return [show_value(item) if not isinstance(item, str) else item for item in value]
     return [show_value(value)]

@@ -154,6 +154,11 @@ def devnet_down(net_dir: Path) -> None:
     click.echo(f"stopped {len(pids)} nodes" if pids else "no devnet nodes were running", err=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a foreground devnet the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def _ensure_network(net_dir: Path, nodes: int, crypto: str) -> Network:
     if (net_dir / NETWORK_FILE).is_file():
         click.echo(f"using the network in {net_dir}", err=True)
@@ -188,7 +193,9 @@ def _wait_ready(network: Network, procs: dict[str, subprocess.Popen[bytes]]) -> 
     while waiting:
         for name, entry in list(waiting.items()):
             if procs[name].poll() is not None:
-                raise ConfigError(f"{name} exited: {_log_tail(entry.dir / 'node.log')}")
+                raise ConfigError(
+                    f"{name} exited; its log ends: {_log_tail(entry.dir / 'node.log')}"
+                )
             if _is_healthy(entry.api_url):
                 del waiting[name]
                 ready = len(network.nodes) - len(waiting)
