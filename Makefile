@@ -38,7 +38,7 @@ bench: setup
 	$(BIN)/pytest -q -p no:xdist -m benchmark --benchmark-only tests/benchmarks
 
 run: setup
-	$(BIN)/jinglian devnet up --dir $(NET_DIR)
+	$(BIN)/jinglian devnet up --nodes 1 --dir $(NET_DIR)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
