@@ -91,9 +91,18 @@ def encode_contract_value(value: object, what: str, max_bytes: int) -> bytes:
         data = encode(value)  # type: ignore[arg-type]
     except DecodeError as exc:
         raise ContractFailed(f"{what} is not a storable value: {exc.message}") from None
+    except UnicodeEncodeError:
+        raise ContractFailed(f"{what} holds text that is not valid Unicode") from None
     if len(data) > max_bytes:
         raise TooLarge(f"{what} is {len(data)} bytes encoded, over the limit of {max_bytes}")
     return data
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise ContractFailed(f"{what} is not valid Unicode text") from None
 
 
 def copy_value(value: Any) -> Any:
@@ -148,7 +157,7 @@ class ContractState:
     def _raw_key(self, key: object) -> bytes:
         if type(key) is not str:
             raise ContractFailed(f"state keys must be str, not {type(key).__name__}")
-        raw = key.encode()
+        raw = _utf8(key, "a state key")
         if len(raw) > STATE_KEY_BYTES_MAX:
             raise TooLarge(
                 f"state key is {len(raw)} bytes, over the limit of {STATE_KEY_BYTES_MAX}"
@@ -261,7 +270,7 @@ class Context:
         if type(topic) is not str:
             raise ContractFailed("an event topic must be a str")
         session = self._session
-        size = len(topic.encode())
+        size = len(_utf8(topic, "an event topic"))
         if size > EVENT_TOPIC_BYTES_MAX:
             raise TooLarge(
                 f"event topic is {size} bytes, over the limit of {EVENT_TOPIC_BYTES_MAX}"
@@ -288,7 +297,7 @@ class Context:
     def hash(self, data: bytes | str) -> bytes:
         """The chain's hash of ``data`` (text is hashed as UTF-8)."""
         if type(data) is str:
-            data = data.encode()
+            data = _utf8(data, "hashed text")
         if type(data) is not bytes:
             raise ContractFailed("ctx.hash takes bytes or str")
         session = self._session

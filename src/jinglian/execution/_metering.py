@@ -6,7 +6,7 @@ nodes. Every block of statements (a function body, each branch of an ``if``,
 each pass of a ``for`` or ``while`` body, each ``else``) starts by charging
 ``compute_code_gas`` of its own statements, nested blocks excluded. Each item
 of a comprehension charges the size of its element and conditions through
-``_getiter_``. So the gas of any run is at least proportional to the number
+``_getiter_``, plus ``GAS_ITEM`` for the item it keeps. So the gas of any run is at least proportional to the number
 of syntax nodes it executes, however the code is laid out.
 
 Runs after ``ContractPolicy`` on the rewritten tree (the guard calls count).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 
 from jinglian.execution._policy import ENTER, TICK
-from jinglian.execution.gas import compute_code_gas
+from jinglian.execution.gas import GAS_ITEM, compute_code_gas
 
 __all__ = ["meter_blocks"]
 
@@ -70,7 +70,7 @@ def _meter_loop_or_branch(node: ast.If | ast.For | ast.While) -> None:
 def _meter_comprehension(node: ast.ListComp | ast.DictComp) -> None:
     parts: list[ast.AST] = [node.elt] if isinstance(node, ast.ListComp) else [node.key, node.value]
     parts.extend(condition for generator in node.generators for condition in generator.ifs)
-    gas = ast.Constant(compute_code_gas(sum(_count(part) for part in parts)))
+    gas = ast.Constant(GAS_ITEM + compute_code_gas(sum(_count(part) for part in parts)))
     for generator in node.generators:
         assert isinstance(generator.iter, ast.Call)
         generator.iter.args.append(gas)

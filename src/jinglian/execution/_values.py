@@ -82,6 +82,9 @@ def check_key(key: object) -> None:
 def charge_deep(meter: Meter, value: object, *, strict: bool = False) -> None:
     """Charge for visiting every item of ``value``; refuse deep nesting.
 
+    Items that are all int, bool or None are charged with their container and
+    not visited one by one (the charge is the same, the walk much faster).
+
     With ``strict`` only data (None, bool, int, str, bytes, list, tuple, dict)
     is accepted: that is what may be turned into text, since the text of any
     other object may hold a memory address.
@@ -96,11 +99,9 @@ def charge_deep(meter: Meter, value: object, *, strict: bool = False) -> None:
             if depth >= VALUE_DEPTH_MAX:
                 raise SandboxViolation(f"a value nested deeper than {VALUE_DEPTH_MAX} levels")
             meter.charge(GAS_ITEM * (1 + len(item)))
-            if kind is dict:
-                stack.extend(zip(item.keys(), repeat(depth + 1)))
-                stack.extend(zip(item.values(), repeat(depth + 1)))
-            else:
-                stack.extend(zip(item, repeat(depth + 1)))
+            for part in (item.keys(), item.values()) if kind is dict else (item,):
+                if not SCALAR_TYPES.issuperset(map(type, part)):
+                    stack.extend(zip(part, repeat(depth + 1)))
         elif strict and kind not in DATA_TYPES:
             raise SandboxViolation(f"a {kind.__name__} cannot be turned into text")
 

@@ -270,6 +270,8 @@ class Runtime:
             data = encode(args if type(args) is dict else dict(args))
         except DecodeError as exc:
             raise InvalidInput(f"arguments are not codec values: {exc.message}") from None
+        except UnicodeEncodeError:
+            raise InvalidInput("arguments hold text that is not valid Unicode") from None
         if len(data) > ARGS_BYTES_MAX:
             raise TooLarge(f"arguments are {len(data)} bytes, over the limit of {ARGS_BYTES_MAX}")
         self._meter.charge(compute_bytes_gas(len(data)))

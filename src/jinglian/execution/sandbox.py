@@ -143,7 +143,8 @@ def _parse(source: str) -> ast.Module:
     try:
         tree = ast.parse(source, CONTRACT_FILENAME, "exec")
     except SyntaxError as exc:
-        raise SandboxViolation(f"Line {exc.lineno}: syntax error: {exc.msg}") from None
+        where = f"Line {exc.lineno}: " if exc.lineno else ""
+        raise SandboxViolation(f"{where}syntax error: {exc.msg}") from None
     except ValueError:
         raise SandboxViolation("contract source must not contain NUL characters") from None
     except (RecursionError, MemoryError):

@@ -1,0 +1,1 @@
+"""Native system contracts: the contract registry (``contracts``)."""
