@@ -317,3 +317,47 @@ def test_decode_raises_only_decode_error_on_garbage(siblings: object) -> None:
         except DecodeError:
             continue
         assert verify_state_proof(sha256, EMPTY_HASH, b"k", None, proof) in (True, False)
+
+
+# --- test vectors (also in ADR 0005) --------------------------------------------------
+
+VECTORS = [
+    (
+        sha256,
+        "565388d4bc00257133f799d9366ac97f6e949c18acc53d17457f8859ba0f08d3",
+        "8e2a164a410203f51300d7c6645b7a37f549768457be109acc126c63573a9e0a",
+    ),
+    (
+        sm3,
+        "11d7c415611ca503345281bf03a60c8209a2df303c0d670a2b5d571f67dd5ae2",
+        "1ffcb8e886a820fb323bfed9ee6d9d92d717a648c091383f509e42449b82b366",
+    ),
+]
+
+SHA256_PROOF_OF_B = bytes.fromhex(
+    "a2646c6561668258203e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
+    "5820d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35687369626c696e"
+    "6773845820565388d4bc00257133f799d9366ac97f6e949c18acc53d17457f8859ba0f08d358200000"
+    "000000000000000000000000000000000000000000000000000000000000582000000000000000000000"
+    "0000000000000000000000000000000000000000000058206dc4a0fe4285844b9c64ba063f6a8b808a07"
+    "eb2e8c124cda2babd55a2a7f3d24"
+)
+
+
+@pytest.mark.parametrize("hash_fn, root_a, root_abc", VECTORS)
+def test_vectors(hash_fn: HashFn, root_a: str, root_abc: str) -> None:
+    assert build(hash_fn, {b"a": b"1"})[0].hex() == root_a
+    root, leaves = build(hash_fn, {b"a": b"1", b"b": b"2", b"c": b"3"})
+    assert root.hex() == root_abc
+    for key in (b"a", b"b", b"c", b"d"):
+        proof = ref_prove(hash_fn, leaves, hash_fn(key))
+        value = {b"a": b"1", b"b": b"2", b"c": b"3"}.get(key)
+        assert verify_state_proof(hash_fn, root, key, value, proof)
+
+
+def test_vector_proof_encoding() -> None:
+    root = bytes.fromhex(VECTORS[0][2])
+    proof = decode_state_proof(codec.decode(SHA256_PROOF_OF_B, 1 << 16))
+    assert proof.siblings[1:3] == (EMPTY_HASH, EMPTY_HASH)
+    assert verify_state_proof(sha256, root, b"b", b"2", proof)
+    assert codec.encode(encode_state_proof(proof)) == SHA256_PROOF_OF_B

@@ -21,6 +21,7 @@ from jinglian.storage import (
     Batch,
     LmdbKV,
     MemoryKV,
+    lmdb_kv,
 )
 from jinglian.storage.kv import KV, compute_key_range
 from jinglian.types.errors import InvalidInput, TooLarge
@@ -92,6 +93,7 @@ def test_iterate_prefix_start_reverse(kv: KV) -> None:
 def test_iterate_with_keys_longer_than_any_stored_key(kv: KV) -> None:
     model = {b"p" + b"x" * 400 + bytes([i]): b"v" for i in range(5)}
     model[b"p" + b"y"] = b"w"
+    model[b"p" + b"x" * (KV_KEY_BYTES_MAX - 1)] = b"longest"  # equals the seek truncation
     put_all(kv, model)
     long = b"p" + b"x" * (KV_KEY_BYTES_MAX + 10)
     for start, reverse in itertools.product([long, b"p" + b"x" * 600 + b"\x03"], [False, True]):
@@ -99,6 +101,9 @@ def test_iterate_with_keys_longer_than_any_stored_key(kv: KV) -> None:
     assert list(kv.iterate(long)) == []
     assert kv.get(long) is None
     assert kv.get(b"") is None
+    with kv.snapshot() as snap:
+        assert snap.get(long) is None
+        assert snap.get(b"") is None
 
 
 def test_snapshot_is_isolated_from_later_writes(kv: KV) -> None:
@@ -126,6 +131,14 @@ def test_iterator_sees_the_store_as_of_the_call(kv: KV) -> None:
     assert next(untouched) == (b"k0", b"new")
     del untouched
     assert next(kv.iterate(b"k")) == (b"k0", b"newer")
+
+
+def test_closed_iterator_stays_exhausted(kv: KV) -> None:
+    put_all(kv, {b"a": b"1", b"b": b"2"})
+    it = kv.iterate(b"")
+    assert next(it) == (b"a", b"1")
+    it.close()  # type: ignore[attr-defined]
+    assert list(it) == []
 
 
 def test_invalid_keys_and_sizes() -> None:
@@ -271,3 +284,11 @@ def test_lmdb_reader_follows_a_map_grown_by_another_process(tmp_path: Path) -> N
     assert reader.get(b"g7/0399") == bytes(300)
     assert sum(1 for _ in reader.iterate(b"g")) == 3200
     reader.close()
+
+
+def test_lmdb_map_at_its_limit_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LmdbKV(tmp_path / "db", map_size_bytes=64 * 1024) as kv:
+        monkeypatch.setattr(lmdb_kv, "LMDB_MAP_SIZE_MAX_BYTES", kv.map_size_bytes)
+        with pytest.raises(lmdb.MapFullError):
+            put_all(kv, {b"k%05d" % i: bytes(500) for i in range(1000)})
+        assert kv.get(b"k00000") is None

@@ -27,6 +27,7 @@ from jinglian.storage import (
     LmdbKV,
     MemoryKV,
     StateTree,
+    state_tree,
 )
 from jinglian.storage.kv import KV
 from jinglian.storage.state_tree import compute_node_key
@@ -257,3 +258,17 @@ def test_batch_update_shares_work() -> None:
     _, batch_writes = tree.compute_update(root, changes)
     single_writes = sum(len(tree.compute_update(root, {k: v})[1]) for k, v in changes.items())
     assert len(batch_writes) < 0.75 * single_writes
+
+
+def test_a_tiny_node_cache_rolls_over_and_stays_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_tree, "STATE_NODE_CACHE_ENTRIES_MAX", 8)
+    kv = MemoryKV()
+    tree = StateTree(kv, sha256)
+    state = {b"k%d" % i: b"v%d" % i for i in range(300)}
+    root = apply(kv, tree, EMPTY_HASH, dict(state))
+    for round_ in range(3):
+        changes: Changes = {b"k%d" % i: b"r%d" % round_ for i in range(round_, 300, 7)}
+        root = apply(kv, tree, root, changes)
+        apply_to_model(state, changes)
+    assert root == spec_root(sha256, state)
+    assert all(tree.get(root, k) == v for k, v in state.items())

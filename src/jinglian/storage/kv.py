@@ -278,7 +278,11 @@ class _Table:
 
 
 class MemoryKV:
-    """The in-memory twin of ``LmdbKV``: same behaviour, no durability."""
+    """The in-memory twin of ``LmdbKV``: same behaviour, no durability, one thread.
+
+    Snapshots and iterators are O(1) to take: the data is copied once, at the
+    next write, only while one of them is open.
+    """
 
     def __init__(self) -> None:
         self._table = _Table({}, [])

@@ -106,7 +106,7 @@ class LmdbKV:
                 self._write_once(batch)
                 return
             except lmdb.MapFullError:
-                self._grow_map()
+                self._grow_map(batch.size_bytes)
 
     def snapshot(self) -> LmdbSnapshot:
         """A consistent read-only view (one LMDB read transaction)."""
@@ -135,11 +135,13 @@ class LmdbKV:
                 else:
                     txn.put(key, value)
 
-    def _grow_map(self) -> None:
+    def _grow_map(self, batch_bytes: int) -> None:
+        """Double the map, or more if the batch alone needs more (B+tree pages add overhead)."""
         size_bytes = self.map_size_bytes
         if size_bytes >= LMDB_MAP_SIZE_MAX_BYTES:
             raise lmdb.MapFullError(f"LMDB map is at its limit of {LMDB_MAP_SIZE_MAX_BYTES} bytes")
-        self._env.set_mapsize(min(size_bytes * 2, LMDB_MAP_SIZE_MAX_BYTES))
+        wanted_bytes = max(size_bytes * 2, size_bytes + 4 * batch_bytes)
+        self._env.set_mapsize(min(wanted_bytes, LMDB_MAP_SIZE_MAX_BYTES))
 
     def _begin_read(self) -> lmdb.Transaction[bytes]:
         try:
