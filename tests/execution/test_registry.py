@@ -15,6 +15,7 @@ from jinglian.execution import (
 from jinglian.execution.sdk import invoke, query
 from jinglian.execution.testing import ADMIN, CLIENT, ContractHarness, sha256
 from jinglian.types.errors import (
+    ConfigError,
     ContractFailed,
     InvalidInput,
     PermissionDenied,
@@ -181,3 +182,11 @@ def test_compiled_modules_are_cached_with_a_bound(
         chain.invoke(f"c{index}", "put", {"value": index})
     assert len(chain.runtime._cache) == 2
     assert chain.query("c0", "read").value == 0
+
+
+def test_runtime_refuses_an_interpreter_that_changes_outcomes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.get_int_max_str_digits", lambda: 640)
+    with pytest.raises(ConfigError, match="PYTHONINTMAXSTRDIGITS"):
+        Runtime(sha256)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from types import MethodType
 from typing import Any
 
-from jinglian.execution import sdk
 from jinglian.execution._builtins import Builtins
 from jinglian.execution._context import Context, ContractState, SenderView
 from jinglian.execution._methods import Methods
@@ -45,6 +44,15 @@ CONVERSIONS: dict[int, Callable[[Any], str]] = {-1: str, 115: str, 114: repr, 97
 """f-string conversions: none, ``!s``, ``!r``, ``!a``."""
 
 
+def _unchanged(fn: Any) -> Any:
+    """``@invoke``/``@query`` inside the sandbox: methods are found in the source, not tagged.
+
+    Tagging would let contract code set attributes on function objects that
+    outlive the transaction.
+    """
+    return fn
+
+
 class Guards:
     """Every guard of one runtime, charging its meter."""
 
@@ -71,8 +79,8 @@ class Guards:
             "_key_": self.key,
             "_fmt_": self.fmt,
             "_fail_": self.fail,
-            "_sdk_invoke_": sdk.invoke,
-            "_sdk_query_": sdk.query,
+            "_sdk_invoke_": _unchanged,
+            "_sdk_query_": _unchanged,
             **self.operators.globals(),
         }
         assert set(namespace) - {"__builtins__"} == GUARD_NAMES

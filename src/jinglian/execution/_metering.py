@@ -21,28 +21,42 @@ from jinglian.execution.gas import GAS_ITEM, compute_code_gas
 
 __all__ = ["meter_blocks"]
 
-BLOCK_FIELDS = ("body", "orelse")
 
+class _Sizes:
+    """Syntax-node counts (expressions and statements) of every subtree, computed once."""
 
-def _count(node: ast.AST) -> int:
-    return sum(1 for item in ast.walk(node) if isinstance(item, ast.expr | ast.stmt))
+    def __init__(self, tree: ast.AST) -> None:
+        self.order: list[ast.AST] = []
+        """Every node, parents before children."""
+        children: dict[int, list[ast.AST]] = {}
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            self.order.append(node)
+            below = children[id(node)] = list(ast.iter_child_nodes(node))
+            stack.extend(below)
+        self._size: dict[int, int] = {}
+        for node in reversed(self.order):
+            own = 1 if isinstance(node, ast.expr | ast.stmt) else 0
+            self._size[id(node)] = own + sum(self.of(child) for child in children[id(node)])
 
+    def of(self, node: ast.AST) -> int:
+        """Nodes in the subtree of ``node``."""
+        return self._size[id(node)]
 
-def _header(stmt: ast.stmt) -> list[ast.AST]:
-    """What runs of a statement when its block runs (not its nested blocks)."""
-    if isinstance(stmt, ast.If):
-        return [stmt.test]
-    if isinstance(stmt, ast.For):
-        return [stmt.target, stmt.iter]
-    if isinstance(stmt, ast.While | ast.FunctionDef):
-        return []
-    return [stmt]
+    def block_gas(self, stmts: list[ast.stmt]) -> int:
+        """Gas charged when ``stmts`` start to run (nested blocks excluded)."""
+        return compute_code_gas(sum(self._header(stmt) for stmt in stmts))
 
-
-def block_gas(stmts: list[ast.stmt]) -> int:
-    """Gas charged when ``stmts`` start to run."""
-    nodes = sum(1 + sum(_count(part) for part in _header(stmt)) for stmt in stmts)
-    return compute_code_gas(nodes)
+    def _header(self, stmt: ast.stmt) -> int:
+        """Nodes of ``stmt`` that run when its block runs (not its nested blocks)."""
+        if isinstance(stmt, ast.If):
+            return 1 + self.of(stmt.test)
+        if isinstance(stmt, ast.For):
+            return 1 + self.of(stmt.target) + self.of(stmt.iter)
+        if isinstance(stmt, ast.While | ast.FunctionDef):
+            return 1
+        return self.of(stmt)
 
 
 def _tick(gas: int, like: ast.AST) -> ast.stmt:
@@ -52,25 +66,25 @@ def _tick(gas: int, like: ast.AST) -> ast.stmt:
     return statement
 
 
-def _meter_function(node: ast.FunctionDef) -> None:
+def _meter_function(sizes: _Sizes, node: ast.FunctionDef) -> None:
     enter, body = node.body[0], node.body[1]
     assert isinstance(enter, ast.Expr) and isinstance(enter.value, ast.Call)
     assert isinstance(enter.value.func, ast.Name) and enter.value.func.id == ENTER
     assert isinstance(body, ast.Try)
-    enter.value.args = [ast.Constant(block_gas(body.body))]
+    enter.value.args = [ast.Constant(sizes.block_gas(body.body))]
 
 
-def _meter_loop_or_branch(node: ast.If | ast.For | ast.While) -> None:
-    extra = _count(node.test) if isinstance(node, ast.While) else 0
-    node.body.insert(0, _tick(block_gas(node.body) + compute_code_gas(extra), node))
+def _meter_loop_or_branch(sizes: _Sizes, node: ast.If | ast.For | ast.While) -> None:
+    extra = sizes.of(node.test) if isinstance(node, ast.While) else 0
+    node.body.insert(0, _tick(sizes.block_gas(node.body) + compute_code_gas(extra), node))
     if node.orelse:
-        node.orelse.insert(0, _tick(block_gas(node.orelse), node))
+        node.orelse.insert(0, _tick(sizes.block_gas(node.orelse), node))
 
 
-def _meter_comprehension(node: ast.ListComp | ast.DictComp) -> None:
+def _meter_comprehension(sizes: _Sizes, node: ast.ListComp | ast.DictComp) -> None:
     parts: list[ast.AST] = [node.elt] if isinstance(node, ast.ListComp) else [node.key, node.value]
     parts.extend(condition for generator in node.generators for condition in generator.ifs)
-    gas = ast.Constant(GAS_ITEM + compute_code_gas(sum(_count(part) for part in parts)))
+    gas = ast.Constant(GAS_ITEM + compute_code_gas(sum(sizes.of(part) for part in parts)))
     for generator in node.generators:
         assert isinstance(generator.iter, ast.Call)
         generator.iter.args.append(gas)
@@ -78,10 +92,11 @@ def _meter_comprehension(node: ast.ListComp | ast.DictComp) -> None:
 
 def meter_blocks(tree: ast.Module) -> None:
     """Inject block gas into every function, branch, loop and comprehension of ``tree``."""
-    for node in list(ast.walk(tree)):
+    sizes = _Sizes(tree)
+    for node in sizes.order:
         if isinstance(node, ast.FunctionDef):
-            _meter_function(node)
+            _meter_function(sizes, node)
         elif isinstance(node, ast.If | ast.For | ast.While):
-            _meter_loop_or_branch(node)
+            _meter_loop_or_branch(sizes, node)
         elif isinstance(node, ast.ListComp | ast.DictComp):
-            _meter_comprehension(node)
+            _meter_comprehension(sizes, node)

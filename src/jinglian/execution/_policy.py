@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from typing import Any, ClassVar
 
-from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from jinglian.execution.limits import INT_BITS_MAX
 from jinglian.execution.sdk import SDK_EXPORTS, MethodKind
@@ -30,6 +30,7 @@ __all__ = [
     "GUARD_NAMES",
     "ContractPolicy",
     "MethodSpec",
+    "bound_name",
 ]
 
 SDK_MODULE = "jinglian.contract"
@@ -129,10 +130,15 @@ class MethodSpec:
         """How many of ``params`` (from the left) have no default."""
 
 
+def copy_locations(new: ast.AST, old: ast.AST) -> None:
+    """Give ``new`` the position of ``old`` (children get theirs from the final fix-up)."""
+    ast.copy_location(new, old)
+
+
 def _call(name: str, args: list[ast.expr], like: ast.AST | None = None) -> ast.Call:
     node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
-    if like is not None and hasattr(like, "lineno"):
-        copy_locations(node, like)  # type: ignore[arg-type]
+    if like is not None:
+        copy_locations(node, like)
     return node
 
 
@@ -147,19 +153,17 @@ def _is_constant_expr(node: ast.expr) -> bool:
     return False
 
 
-def _bound_names(tree: ast.AST) -> set[str]:
-    """Every name the module binds anywhere (a coarse, scope-blind set)."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, ast.FunctionDef):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.alias):
-            bound.add(node.asname or node.name)
-    return bound
+def bound_name(node: ast.AST) -> str | None:
+    """The name ``node`` binds, if it binds one (assignment target, def, parameter, import)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return node.id
+    if isinstance(node, ast.FunctionDef):
+        return node.name
+    if isinstance(node, ast.arg):
+        return node.arg
+    if isinstance(node, ast.alias):
+        return node.asname or node.name
+    return None
 
 
 class ContractPolicy(RestrictingNodeTransformer):
@@ -184,17 +188,13 @@ class ContractPolicy(RestrictingNodeTransformer):
         "AnnAssign": "annotated assignments are not allowed",
     }
 
-    def __init__(
-        self,
-        errors: list[str] | None = None,
-        warnings: list[str] | None = None,
-        used_names: dict[str, bool] | None = None,
-    ) -> None:
-        super().__init__(errors, warnings, used_names)
+    def __init__(self, bound: set[str]) -> None:
+        """``bound``: every name the module binds anywhere (see ``bound_name``)."""
+        super().__init__()
         self.methods: dict[str, MethodSpec] = {}
         """Public methods found at module level, by name."""
         self._imported: set[str] = set()
-        self._bound: set[str] = set()
+        self._bound = bound
         self._function_depth = 0
 
     def visit(self, node: ast.AST) -> Node:
@@ -209,7 +209,6 @@ class ContractPolicy(RestrictingNodeTransformer):
 
     def visit_Module(self, node: ast.Module) -> Node:  # noqa: N802
         """Allow only a docstring, SDK imports, functions and constants at module level."""
-        self._bound = _bound_names(node)
         for stmt in node.body:
             self._check_module_statement(stmt)
         return self.node_contents_visit(node)
@@ -424,7 +423,7 @@ class ContractPolicy(RestrictingNodeTransformer):
         if guard is not None:
             return _call(guard, [left, right], like)
         native = ast.Compare(left=left, ops=[op], comparators=[right])
-        copy_locations(native, like)  # type: ignore[arg-type]
+        copy_locations(native, like)
         return native
 
     # Statements that write items

@@ -79,7 +79,7 @@ GAS_CONTRACT_CALL = 700
 GAS_CONTRACT_LOAD = 300
 """Looking up and loading the code of the contract being called."""
 
-SOURCE_BYTES_PER_GAS = 64
+SOURCE_BYTES_PER_GAS = 16
 """Source bytes of the called contract per unit of load gas."""
 
 

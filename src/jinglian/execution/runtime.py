@@ -28,6 +28,7 @@ between threads.
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
@@ -55,6 +56,7 @@ from jinglian.execution.limits import (
     COMPILED_CACHE_ENTRIES_MAX,
     CONTRACT_CALL_DEPTH_MAX,
     ERROR_MESSAGE_CHARS_MAX,
+    INT_DIGITS_MAX,
     RESULT_BYTES_MAX,
     STATE_VALUE_BYTES_MAX,
     SYSTEM_STATE_VALUE_BYTES_MAX,
@@ -81,6 +83,7 @@ from jinglian.execution.system.contracts import (
 )
 from jinglian.types.codec import Value, encode
 from jinglian.types.errors import (
+    ConfigError,
     ContractFailed,
     DecodeError,
     InvalidInput,
@@ -104,6 +107,7 @@ __all__ = [
     "Runtime",
     "Sender",
     "StateView",
+    "check_interpreter",
     "compile_contract",
     "get_gas_used",
     "make_code_loader",
@@ -117,6 +121,25 @@ GAS_USED_ATTRIBUTE = "gas_used"
 """Attribute of every error ``invoke``/``query`` raise: the gas used before it (an int)."""
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+RECURSION_LIMIT_MIN = 1000
+"""Interpreter recursion limit a runtime needs (the default), frames."""
+
+
+def check_interpreter() -> None:
+    """Raise ``ConfigError`` where the interpreter would change contract outcomes.
+
+    Integer-to-text conversion must allow every integer a contract can hold,
+    and the recursion limit must leave room for ``CALL_DEPTH_MAX`` contract
+    frames with their guards; both can be lowered by a node's environment.
+    """
+    digits = sys.get_int_max_str_digits()
+    if 0 < digits < INT_DIGITS_MAX:
+        raise ConfigError(
+            f"PYTHONINTMAXSTRDIGITS is {digits}; contracts need at least {INT_DIGITS_MAX}"
+        )
+    if sys.getrecursionlimit() < RECURSION_LIMIT_MIN:
+        raise ConfigError(f"the recursion limit is below {RECURSION_LIMIT_MIN}")
 
 
 def get_gas_used(error: BaseException) -> int:
@@ -148,6 +171,7 @@ class Runtime:
         natives: Iterable[NativeContract] = (),
     ) -> None:
         """``hash_fn`` is the chain's hash; ``natives`` adds system contracts to the registry."""
+        check_interpreter()
         self._hash_fn = hash_fn
         self._load_code = load_code
         self._natives: dict[str, NativeContract] = {REGISTRY_NAME: REGISTRY}

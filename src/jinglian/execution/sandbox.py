@@ -23,7 +23,7 @@ from typing import Any
 
 from jinglian.execution._guards import Guards
 from jinglian.execution._metering import meter_blocks
-from jinglian.execution._policy import ContractPolicy
+from jinglian.execution._policy import ContractPolicy, bound_name
 from jinglian.execution.gas import Meter
 from jinglian.execution.limits import AST_DEPTH_MAX, CONTRACT_SOURCE_BYTES_MAX
 from jinglian.execution.sdk import MethodKind
@@ -96,7 +96,7 @@ def check_contract(name: str, source: str) -> CompiledContract:
 def compile_contract(name: str, source: str) -> CompiledContract:
     """Check ``source`` against the contract language and compile it."""
     tree = _parse(source)
-    policy = ContractPolicy()
+    policy = ContractPolicy(_survey(tree))
     tree = policy.visit(tree)
     if policy.errors:
         raise SandboxViolation("; ".join(policy.errors[:ERRORS_REPORTED_MAX]))
@@ -149,14 +149,19 @@ def _parse(source: str) -> ast.Module:
         raise SandboxViolation("contract source must not contain NUL characters") from None
     except (RecursionError, MemoryError):
         raise SandboxViolation(TOO_DEEP) from None
-    _check_depth(tree)
     return tree
 
 
-def _check_depth(tree: ast.AST) -> None:
+def _survey(tree: ast.AST) -> set[str]:
+    """Refuse nesting over ``AST_DEPTH_MAX``; return every name the module binds."""
+    bound: set[str] = set()
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > AST_DEPTH_MAX:
             raise SandboxViolation(TOO_DEEP)
+        name = bound_name(node)
+        if name is not None:
+            bound.add(name)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return bound

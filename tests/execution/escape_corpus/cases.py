@@ -137,7 +137,7 @@ CASES: list[Case] = [
     module("module_level_call", "X = sorted(range(10 ** 9))\n"),
     module("nul_character", "X = 1\x00\n"),
     module("lone_surrogate_in_source", 'X = "\ud800"\n', InvalidInput),
-    module("oversized_source", "X = 1\n" + "#" * (256 * 1024), TooLarge),
+    module("oversized_source", "X = 1\n" + "#" * (64 * 1024), TooLarge),
     # Resource exhaustion, stopped at run time
     run("while_true", "while True:\n    pass", OutOfGas),
     run("for_range_huge", "for i in range(10 ** 18):\n    pass", OutOfGas),
