@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``); quick smoke runs in the normal suite."""
