@@ -49,7 +49,7 @@ class Scale:
         """
         if not self.full:
             rounds, iterations = 1, 1
-        return benchmark.pedantic(
+        return benchmark.pedantic(  # type: ignore[no-untyped-call]
             target,
             args=args,
             setup=setup,

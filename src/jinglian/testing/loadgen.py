@@ -1,0 +1,683 @@
+"""Load generator: committed ``kv.set`` throughput and latency of a running node.
+
+Method (``docs/benchmarks.md`` records the figures)::
+
+    jinglian init NET --orgs 1 --consensus solo --api-port 18601
+    jinglian node start NET/nodes/node1 &
+    (cd NET && jinglian contract deploy kv /path/to/examples/contracts/kv.py)
+    python -m jinglian.testing.loadgen run --net NET --txs 30000 --concurrency 64
+
+1. Before anything is measured, ``--txs`` ``kv.set`` transactions (random
+   20-character key, 32-character string value, full certificate unless
+   ``--by-id``) are signed in ``--workers`` processes and turned into
+   ready-to-send JSON bodies.
+2. The generator subscribes to the node's block stream (SSE
+   ``/api/v1/stream``, blocks only) and notes the local time each block
+   arrives.
+3. ``--concurrency`` connections POST the bodies to ``/api/v1/txs`` (the API
+   has no batch route), each as soon as the previous answer arrives or, with
+   ``--rate``, at a fixed offered rate. Each connection is its own
+   ``httpx.AsyncClient`` (``--client httpx``, the default) or a minimal
+   keep-alive HTTP/1.1 writer (``--client raw``, a tenth of the client CPU, so
+   the generator takes less of a 2-core machine from the node). A ``503 busy``
+   (pool full) is retried after ``BUSY_RETRY_S``. The send time of every
+   transaction is kept; ``--node-pid`` also records the node's CPU time.
+4. After the last transaction has committed, every block of the run is read
+   (``GET /api/v1/blocks/{height}``) for its transaction ids, count and header
+   time.
+5. Committed tx/s is counted over a window that starts ``--warmup-s`` after the
+   first send and ends at the last send: the transactions of blocks whose
+   header time falls in the window, over the window's span measured between
+   block header times. Latency is, for every transaction committed in the
+   window, from the start of its POST to the arrival of its block on the stream
+   (p50, p90, p99, max).
+
+``profile-node`` runs a node like ``jinglian node start`` but under
+``cProfile`` in every thread (the API loop and the consensus thread) and writes
+the merged ``pstats`` file on SIGINT/SIGTERM. ``breakdown`` turns a
+``py-spy record --threads --gil -f raw`` file of a loaded node into shares
+(and µs per transaction) of the stages in ``STAGES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import importlib.util
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import random
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jinglian.client.identity import Identity
+from jinglian.client.network import load_network
+
+__all__ = [
+    "BUSY_RETRY_S",
+    "CLIENTS",
+    "STAGES",
+    "BlockSeen",
+    "LoadResult",
+    "breakdown",
+    "classify",
+    "kv_set_args",
+    "main",
+    "presign",
+    "process_cpu_s",
+    "profile_node",
+    "run_load",
+    "summarize",
+]
+
+BUSY_RETRY_S = 0.02
+"""Pause before resending a transaction the node refused with ``503 busy``."""
+EXPIRY_S = 590
+"""Validity of each pre-signed transaction (the chain allows at most 600 s)."""
+API = "/api/v1"
+NO_CONTRACT = "loadgen.none"
+"""A contract filter no event matches: the stream then carries blocks only."""
+
+
+def _skip_sniffio_probe() -> None:
+    """Make httpcore's per-request ``import sniffio`` fail fast when sniffio is absent.
+
+    httpcore tries ``import sniffio`` on every request; a failed import is not
+    cached and scans ``sys.path`` each time (about 0.15 ms here). A ``None``
+    entry in ``sys.modules`` makes the import fail at once, which httpcore
+    already handles by assuming asyncio.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+def kv_set_args(rng: random.Random) -> dict[str, Any]:
+    """Arguments of a typical ``kv.set``: random 20-character key, 32-character string value."""
+    return {"key": f"k-{rng.getrandbits(72):018x}", "value": f"{rng.getrandbits(128):032x}"}
+
+
+# -- 1. pre-signing ----------------------------------------------------------------------------
+
+
+def _sign_chunk(job: tuple[str, str, str, int, int, bool]) -> list[tuple[bytes, bytes]]:
+    """Worker: sign ``count`` transactions; (tx id, JSON request body) each."""
+    net_dir, identity_name, chain_id, count, seed, by_id = job
+    identity = Identity.from_network(net_dir, identity_name)
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        tx = identity.sign_tx(
+            chain_id,
+            "kv",
+            "set",
+            kv_set_args(rng),
+            expiry_s=EXPIRY_S,
+            nonce=rng.randbytes(16),
+            include_cert=not by_id,
+        )
+        body = b'{"tx":"' + base64.b64encode(tx.encoded) + b'"}'
+        out.append((tx.id, body))
+    return out
+
+
+def presign(
+    net_dir: Path,
+    identity_name: str,
+    chain_id: str,
+    count: int,
+    workers: int,
+    by_id: bool = False,
+    seed: int | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """``count`` signed ``kv.set`` transactions as (tx id, request body), signed in ``workers`` processes."""
+    seed = random.SystemRandom().getrandbits(64) if seed is None else seed
+    chunks = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
+    jobs = [
+        (str(net_dir), identity_name, chain_id, n, seed + i, by_id)
+        for i, n in enumerate(chunks)
+        if n
+    ]
+    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+        results = pool.map(_sign_chunk, jobs)
+    return [item for chunk in results for item in chunk]
+
+
+# -- 2.-4. the run -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSeen:
+    """A block of the run: when it was built and when its commit reached the generator."""
+
+    height: int
+    tx_count: int
+    time_ms: int
+    """Header time (the proposer's clock when it started building the block)."""
+    seen_s: float
+    """``time.time()`` when the stream delivered the block."""
+    tx_ids: tuple[bytes, ...] = ()
+
+
+@dataclass
+class LoadResult:
+    """What one run produced (raw, before ``summarize``)."""
+
+    url: str
+    client: str
+    txs: int
+    concurrency: int
+    rate: float | None
+    start_s: float
+    """``time.time()`` of the first send."""
+    end_s: float
+    """``time.time()`` when the last send was answered."""
+    sent_s: dict[bytes, float] = field(default_factory=dict)
+    """Tx id -> ``time.time()`` at the start of its (last) POST."""
+    rejected: dict[str, int] = field(default_factory=dict)
+    busy_retries: int = 0
+    blocks: list[BlockSeen] = field(default_factory=list)
+    client_cpu_s: float = 0.0
+    """CPU seconds the generator process used while sending."""
+    node_cpu_s: float | None = None
+    """CPU seconds the node process used while sending (with ``node_pid``)."""
+    start_height: int = 0
+
+
+async def _watch_blocks(
+    client: httpx.AsyncClient,
+    url: str,
+    seen: dict[int, tuple[float, int, int]],
+    ready: asyncio.Event,
+) -> None:
+    """Record (arrival time, tx count, header time) of every block on the stream."""
+    params = {"contract": NO_CONTRACT, "blocks": "true"}
+    async with client.stream("GET", url + API + "/stream", params=params, timeout=None) as reply:
+        reply.raise_for_status()
+        ready.set()
+        async for line in reply.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            item = json.loads(line[5:])
+            if item.get("kind") == "block":
+                data = item["data"]
+                seen[int(data["height"])] = (
+                    time.time(),
+                    int(data["tx_count"]),
+                    int(data["time_ms"]),
+                )
+
+
+class _RawConnection:
+    """A minimal HTTP/1.1 keep-alive client for one route (``--client raw``).
+
+    It writes a fixed request head and reads the status line, the headers and a
+    ``Content-Length`` body: about a tenth of httpx's CPU per request, so the
+    generator takes less of the machine from the node it measures.
+    """
+
+    def __init__(self, url: str, path: str) -> None:
+        parsed = httpx.URL(url)
+        self._host, self._port = parsed.host, parsed.port or 80
+        self._head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._reader, self._writer
+        writer.write(self._head + b"%d\r\n\r\n" % len(body) + body)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+
+
+class _HttpxConnection:
+    """One ``httpx.AsyncClient`` with one connection (``--client httpx``, the default).
+
+    One client per connection: a client shared by many connections scans its
+    whole pool on every request, which costs more CPU than the node spends.
+    """
+
+    def __init__(self, url: str, path: str) -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self._client = httpx.AsyncClient(
+            base_url=url, limits=limits, timeout=httpx.Timeout(60.0), verify=False
+        )
+        self._path = path
+        self._headers = {"content-type": "application/json"}
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        reply = await self._client.post(self._path, content=body, headers=self._headers)
+        return reply.status_code, reply.content
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+CLIENTS: dict[str, type[_RawConnection] | type[_HttpxConnection]] = {
+    "httpx": _HttpxConnection,
+    "raw": _RawConnection,
+}
+"""HTTP clients the generator can send with."""
+
+
+async def _send_all(
+    url: str,
+    bodies: Sequence[tuple[bytes, bytes]],
+    concurrency: int,
+    rate: float | None,
+    result: LoadResult,
+    client_kind: str,
+) -> None:
+    """``concurrency`` senders, each on its own connection, taking the next body in turn."""
+    next_index = 0
+    start = time.perf_counter()
+
+    async def sender() -> None:
+        nonlocal next_index
+        connection = CLIENTS[client_kind](url, API + "/txs")
+        try:
+            while next_index < len(bodies):
+                index = next_index
+                next_index += 1
+                if rate is not None:
+                    delay = start + index / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                tx_id, body = bodies[index]
+                while True:
+                    result.sent_s[tx_id] = time.time()
+                    status, content = await connection.post(body)
+                    if status == 503:
+                        result.busy_retries += 1
+                        await asyncio.sleep(BUSY_RETRY_S)
+                        continue
+                    if status != 202:
+                        code = _error_code(status, content)
+                        result.rejected[code] = result.rejected.get(code, 0) + 1
+                        result.sent_s.pop(tx_id, None)
+                    break
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+def _error_code(status: int, content: bytes) -> str:
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return f"{status} {json.loads(content)['error']['code']}"
+    return str(status)
+
+
+async def _head_height(client: httpx.AsyncClient, url: str) -> tuple[int, int]:
+    health = (await client.get(url + API + "/health")).json()
+    return int(health["height"]), int(health["mempool_txs"])
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_load(
+    url: str,
+    bodies: Sequence[tuple[bytes, bytes]],
+    concurrency: int,
+    rate: float | None = None,
+    drain_timeout_s: float = 120.0,
+    node_pid: int | None = None,
+    client_kind: str = "httpx",
+) -> LoadResult:
+    """Send ``bodies`` to the node at ``url``; wait until they commit; read the run's blocks.
+
+    With ``node_pid`` (a node on this machine) the node's CPU time during the
+    sending is recorded too. ``client_kind`` is a key of ``CLIENTS``.
+    """
+    _skip_sniffio_probe()
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
+        start_height, _ = await _head_height(client, url)
+        seen: dict[int, tuple[float, int, int]] = {}
+        ready = asyncio.Event()
+        watcher = asyncio.create_task(_watch_blocks(client, url, seen, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        result = LoadResult(url, client_kind, len(bodies), concurrency, rate, time.time(), 0.0)
+        result.start_height = start_height
+        cpu = time.process_time()
+        node_cpu = None if node_pid is None else process_cpu_s(node_pid)
+        await _send_all(url, bodies, concurrency, rate, result, client_kind)
+        result.end_s = time.time()
+        result.client_cpu_s = time.process_time() - cpu
+        if node_pid is not None and node_cpu is not None:
+            result.node_cpu_s = process_cpu_s(node_pid) - node_cpu
+        deadline = time.monotonic() + drain_timeout_s
+        while time.monotonic() < deadline:
+            _, pool = await _head_height(client, url)
+            if pool == 0:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)  # the last block's stream message
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await watcher
+        head, _ = await _head_height(client, url)
+        for height in range(start_height + 1, head + 1):
+            block = (await client.get(f"{url}{API}/blocks/{height}")).json()
+            arrived, _, _ = seen.get(height, (math.nan, 0, 0))
+            result.blocks.append(
+                BlockSeen(
+                    height=height,
+                    tx_count=int(block["header"]["tx_count"]),
+                    time_ms=int(block["header"]["time_ms"]),
+                    seen_s=arrived,
+                    tx_ids=tuple(bytes.fromhex(t) for t in block["tx_ids"]),
+                )
+            )
+    return result
+
+
+# -- 5. figures --------------------------------------------------------------------------------
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    if not ordered:
+        return math.nan
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+def summarize(result: LoadResult, warmup_s: float) -> dict[str, Any]:
+    """Committed tx/s over the steady window, latency percentiles, and the run's facts."""
+    window_start_ms = (result.start_s + warmup_s) * 1000
+    window_end_ms = result.end_s * 1000
+    blocks = sorted(result.blocks, key=lambda b: b.height)
+    inside = [b for b in blocks if window_start_ms <= b.time_ms <= window_end_ms]
+    committed = sum(b.tx_count for b in blocks)
+    summary: dict[str, Any] = {
+        "url": result.url,
+        "client": result.client,
+        "txs_offered": result.txs,
+        "txs_committed": committed,
+        "concurrency": result.concurrency,
+        "offered_rate_tps": result.rate,
+        "rejected": result.rejected,
+        "busy_retries": result.busy_retries,
+        "blocks": len(blocks),
+        "send_duration_s": round(result.end_s - result.start_s, 2),
+        "client_cpu_s": round(result.client_cpu_s, 2),
+        "node_cpu_s": None if result.node_cpu_s is None else round(result.node_cpu_s, 2),
+        "warmup_s": warmup_s,
+    }
+    if len(inside) >= 2:
+        # Blocks after the first in the window, over the time from the first's header to the last's.
+        span_s = (inside[-1].time_ms - inside[0].time_ms) / 1000
+        window_txs = sum(b.tx_count for b in inside[1:])
+        summary["window_s"] = round(span_s, 2)
+        summary["window_blocks"] = len(inside) - 1
+        summary["window_txs"] = window_txs
+        summary["committed_tps"] = round(window_txs / span_s, 1) if span_s > 0 else None
+        sizes = [b.tx_count for b in inside]
+        summary["block_txs_mean"] = round(statistics.fmean(sizes), 1)
+        gaps = [(b.time_ms - a.time_ms) for a, b in itertools.pairwise(inside)]
+        summary["block_interval_ms_mean"] = round(statistics.fmean(gaps), 1)
+    latencies = sorted(
+        (b.seen_s - result.sent_s[tx_id]) * 1000
+        for b in inside
+        for tx_id in b.tx_ids
+        if tx_id in result.sent_s and not math.isnan(b.seen_s)
+    )
+    summary["latency_samples"] = len(latencies)
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)):
+        summary[f"latency_ms_{name}"] = round(_percentile(latencies, q), 1)
+    return summary
+
+
+# -- profiling ----------------------------------------------------------------------------------
+
+
+def profile_node(node_dir: Path, out: Path) -> None:
+    """Run the node in ``node_dir`` under cProfile in every thread; write merged stats to ``out``."""
+    import cProfile
+    import pstats
+
+    from jinglian.node.run import run_node
+
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+    original_run = threading.Thread.run
+
+    def profiled_run(self: threading.Thread) -> None:
+        profile = cProfile.Profile()
+        with lock:
+            profiles.append(profile)
+        profile.enable()
+        try:
+            original_run(self)
+        finally:
+            profile.disable()
+
+    threading.Thread.run = profiled_run  # type: ignore[method-assign]
+    main_profile = cProfile.Profile()
+    main_profile.enable()
+    try:
+        run_node(node_dir)
+    finally:
+        main_profile.disable()
+        threading.Thread.run = original_run  # type: ignore[method-assign]
+        stats = pstats.Stats(main_profile)
+        with lock:
+            for profile in profiles:
+                with contextlib.suppress(TypeError):  # a thread that never ran profiled code
+                    stats.add(profile)
+        stats.dump_stats(str(out))
+
+
+# -- where the node's time goes ------------------------------------------------------------------
+
+STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # (thread, stage, patterns): a stack belongs to the first stage of its thread with a
+    # pattern in it; "a&b" needs both a and b among the stack's frames.
+    ("consensus", "block: signature verify (cache miss)", ("build_block&.verify (jinglian/",)),
+    ("consensus", "block: check_tx (cache hit, validity, duplicates)", ("build_block&check_tx (",)),
+    ("consensus", "block: certificate registration", ("process_cert_registrations",)),
+    ("consensus", "block: contract execution", ("ContractExecutor.execute",)),
+    ("consensus", "block: state root (StateTree.compute_update)", ("compute_state_root",)),
+    ("consensus", "block: Merkle roots + receipt encoding (make_header)", ("make_header",)),
+    ("consensus", "block: rest of build_block", ("build_block",)),
+    ("consensus", "commit: LMDB write + fsync", ("LmdbKV.write",)),
+    ("consensus", "commit: encode block/receipts, indexes, batch", ("Ledger.commit_block",)),
+    ("consensus", "notify: stream items, waiters, metrics, pool removal", ("Node.commit_block",)),
+    ("consensus", "consensus: reap, sign, loop", ("",)),
+    ("MainThread", "admission: signature verify", ("_admit&.verify (jinglian/",)),
+    ("MainThread", "admission: rest of check_tx", ("_admit",)),
+    ("MainThread", "admission: mempool bookkeeping", ("Mempool.add",)),
+    ("MainThread", "decode_tx", ("decode_tx",)),
+    ("MainThread", "submit route: base64, services", ("submit (jinglian/api/routes.py",)),
+    ("MainThread", "stream (SSE) delivery", ("_sse_lines", "stream_items (", "_pump (")),
+    ("MainThread", "other API routes", ("jinglian/api/routes.py", "jinglian/api/render.py")),
+    (
+        "MainThread",
+        "HTTP: uvicorn, h11, Starlette, FastAPI, pydantic, JSON",
+        ("uvicorn/", "h11/", "starlette/", "fastapi/", "pydantic", "json/"),
+    ),
+    ("MainThread", "event loop: rest", ("",)),
+)
+"""How ``breakdown`` assigns a sampled stack to a stage of a transaction's path."""
+
+
+def classify(thread: str, frames: str) -> str:
+    """The stage of one sampled stack (``frames``: py-spy's ``;``-joined frames)."""
+    for owner, stage, patterns in STAGES:
+        if owner == thread and any(
+            all(part in frames for part in pattern.split("&")) for pattern in patterns
+        ):
+            return stage
+    return f"{thread}: other"
+
+
+def breakdown(
+    collapsed: Path, node_cpu_s: float | None = None, txs: int | None = None, top: int = 25
+) -> str:
+    """Stage shares and top functions from a ``py-spy record -f raw --threads`` file.
+
+    Record with ``--gil`` so that samples partition the time the node holds the
+    GIL (its Python CPU time); with ``node_cpu_s`` and ``txs`` each stage is
+    also given in µs per transaction (share of samples x node CPU / txs).
+    """
+    stages: dict[str, int] = {}
+    self_time: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        thread_part, _, frames = stack.partition(";")
+        thread = thread_part.rpartition(": ")[2]
+        stage = classify(thread, frames)
+        stages[stage] = stages.get(stage, 0) + count
+        leaf = frames.rpartition(";")[2]
+        self_time[leaf] = self_time.get(leaf, 0) + count
+        total += count
+    per_tx = None if not (node_cpu_s and txs) else node_cpu_s / txs * 1e6
+    lines = [f"{total} samples" + ("" if per_tx is None else f"; node CPU {per_tx:.0f} µs/tx")]
+    order = [stage for _, stage, _ in STAGES] + sorted(set(stages) - {s for _, s, _ in STAGES})
+    for stage in order:
+        if stage not in stages:
+            continue
+        share = stages[stage] / total
+        cost = "" if per_tx is None else f"  {share * per_tx:7.1f} µs/tx"
+        lines.append(f"{share * 100:5.1f}%{cost}  {stage}")
+    lines.append(f"top {top} functions by own samples:")
+    for leaf, count in sorted(self_time.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"{count / total * 100:5.1f}%  {leaf}")
+    return "\n".join(lines)
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    net_dir = Path(args.net)
+    network = load_network(net_dir)
+    url = args.url or network.node(None).api_url
+    started = time.perf_counter()
+    bodies = presign(
+        net_dir, args.identity, network.chain_id, args.txs, args.workers, args.by_id, args.seed
+    )
+    sign_s = time.perf_counter() - started
+    print(
+        f"signed {len(bodies)} txs in {sign_s:.1f} s with {args.workers} processes; "
+        f"sending to {url} over {args.concurrency} connections"
+        + (f" at {args.rate:g} tx/s" if args.rate else ""),
+        file=sys.stderr,
+    )
+    result = asyncio.run(
+        run_load(
+            url,
+            bodies,
+            args.concurrency,
+            args.rate,
+            node_pid=args.node_pid,
+            client_kind=args.client,
+        )
+    )
+    summary = summarize(result, args.warmup_s)
+    summary["presign_s"] = round(sign_s, 1)
+    summary["workers"] = args.workers
+    summary["by_id"] = args.by_id
+    summary["tx_body_bytes_mean"] = round(statistics.fmean(len(b) for _, b in bodies), 1)
+    summary["loadgen_maxrss_mib"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+    )
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        raw = asdict(result)
+        raw["sent_s"] = {k.hex(): v for k, v in result.sent_s.items()}
+        raw["blocks"] = [
+            {**asdict(b), "tx_ids": [t.hex() for t in b.tx_ids]} for b in result.blocks
+        ]
+        Path(args.out).write_text(json.dumps({"summary": summary, "raw": raw}))
+    return 0
+
+
+def _cmd_breakdown(args: argparse.Namespace) -> int:
+    print(breakdown(Path(args.collapsed), args.node_cpu_s, args.txs, args.top))
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    profile_node(Path(args.node_dir), Path(args.out))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m jinglian.testing.loadgen {run,profile-node} ...``."""
+    parser = argparse.ArgumentParser(prog="python -m jinglian.testing.loadgen")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="pre-sign kv.set transactions, send them, measure")
+    run.add_argument("--net", required=True, help="network directory (jinglian init)")
+    run.add_argument("--url", help="node API base URL (default: the network's first node)")
+    run.add_argument("--identity", default="org1/client", help="signing identity")
+    run.add_argument("--txs", type=int, default=20_000, help="transactions to send")
+    run.add_argument("--concurrency", type=int, default=64, help="concurrent connections")
+    run.add_argument(
+        "--client", choices=sorted(CLIENTS), default="httpx", help="HTTP client to send with"
+    )
+    run.add_argument("--rate", type=float, help="offered tx/s (default: as fast as answered)")
+    run.add_argument("--warmup-s", type=float, default=5.0, help="seconds left out at the start")
+    run.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="signing processes")
+    run.add_argument("--by-id", action="store_true", help="cite the certificate by id")
+    run.add_argument("--seed", type=int, help="random seed for keys, values and nonces")
+    run.add_argument("--node-pid", type=int, help="node process id, to record its CPU time")
+    run.add_argument("--out", help="write summary and raw timings as JSON here")
+    run.set_defaults(handler=_cmd_run)
+    prof = commands.add_parser("profile-node", help="run a node under cProfile (all threads)")
+    prof.add_argument("node_dir", help="the node's directory (with node.toml)")
+    prof.add_argument("--out", required=True, help="pstats output file")
+    prof.set_defaults(handler=_cmd_profile)
+    stages = commands.add_parser(
+        "breakdown", help="stage shares from py-spy raw output (record --threads --gil -f raw)"
+    )
+    stages.add_argument("collapsed", help="py-spy record -f raw output")
+    stages.add_argument("--node-cpu-s", type=float, help="node CPU seconds over the recording")
+    stages.add_argument("--txs", type=int, help="transactions committed over the recording")
+    stages.add_argument("--top", type=int, default=25, help="functions to list")
+    stages.set_defaults(handler=_cmd_breakdown)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
