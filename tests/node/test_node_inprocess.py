@@ -25,6 +25,8 @@ from jinglian.types.errors import (
     InvalidInput,
     NotFound,
     ReadOnlyViolation,
+    CertificateRevoked,
+    PermissionDenied,
     Timeout,
     TransactionExpired,
 )
@@ -35,7 +37,7 @@ KV_SOURCE = (Path(__file__).resolve().parents[2] / "examples" / "contracts" / "k
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("net") / "net"
-    create_network(root, 1, consensus="solo", api_port=18_700, p2p_port=19_700)
+    create_network(root, 2, consensus="solo", api_port=18_700, p2p_port=19_700)
     return root
 
 
@@ -208,3 +210,46 @@ def test_restart_keeps_chain_and_verifies(tmp_path: Path) -> None:
         assert LocalServices(again).query("kv", "get", {"key": "k"}, None, prove=False).value == 7
     finally:
         again.kv.close()
+
+
+def test_revoked_certificate_refused_from_next_block(
+    services: LocalServices, network: Path
+) -> None:
+    admin = Identity.from_network(network, "org1/admin")
+    client = Identity.from_network(network, "org1/client")
+    run(submit_and_wait(services, sign(client, "kv", "set", {"key": "c", "value": 1})))
+    pending = sign(client, "kv", "set", {"key": "c", "value": 2})
+    cert_id = client.cert.cert_id.hex()
+    record = run(
+        submit_and_wait(
+            services, sign(admin, "identity", "revoke", {"cert_id": cert_id, "reason": "key lost"})
+        )
+    )
+    assert record.receipt.ok
+    assert (
+        services.query("identity", "revoked", {"cert_id": cert_id}, None, prove=False).value[
+            "reason"
+        ]
+        == "key lost"
+    )
+    with pytest.raises(CertificateRevoked):
+        services.submit_tx(pending.encoded)
+    assert services.query("kv", "get", {"key": "c"}, None, prove=False).value == 1
+
+
+def test_invalid_revocations(services: LocalServices, network: Path) -> None:
+    org1_admin = Identity.from_network(network, "org1/admin")
+    org2_admin = Identity.from_network(network, "org2/admin")
+    org2_client = Identity.from_network(network, "org2/client")
+    run(submit_and_wait(services, sign(org2_client, "kv", "set", {"key": "o2", "value": 1})))
+    target = {"cert_id": org2_client.cert.cert_id.hex()}
+    cases = [
+        (org1_admin, target, PermissionDenied.code),  # another organisation's certificate
+        (org2_client, target, PermissionDenied.code),  # not an admin
+        (org2_admin, {"cert_id": "zz"}, InvalidInput.code),
+        (org2_admin, {"cert_id": "ab" * 32}, NotFound.code),  # never registered, not given in full
+    ]
+    for identity, args, code in cases:
+        record = run(submit_and_wait(services, sign(identity, "identity", "revoke", args)))
+        assert record.receipt.status == code, (args, record.receipt)
+    assert services.query("identity", "revoked", target, None, prove=False).value is None

@@ -67,7 +67,7 @@ def test_invalid_too_deep() -> None:
         codec.decode(cbor2.dumps(value, canonical=True), 1024)
 
 
-@pytest.mark.parametrize("value", [1.5, {1: 2}, {"a": {1, 2}}, 2**64])
+@pytest.mark.parametrize("value", [1.5, {1: 2}, {"a": {1, 2}}, 2**64, "\ud800", {"\udfff": 1}])
 def test_invalid_values_are_refused_on_encode(value: object) -> None:
     with pytest.raises(DecodeError):
         codec.encode(value)  # type: ignore[arg-type]

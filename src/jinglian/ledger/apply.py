@@ -25,6 +25,7 @@ from jinglian.types import (
     Header,
     Receipt,
     Tx,
+    codec,
     encode_header,
     encode_receipt,
 )
@@ -261,9 +262,9 @@ def process_cert_registrations(chain: ChainView, state: BlockState, tx: Tx) -> l
         if endorsement.is_cert_id:
             continue
         cert = chain.authenticator.certificate(endorsement.signer)
-        key = state_key(CERTS_CONTRACT, cert.cert_id.hex())
+        key = state_key(CERTS_CONTRACT, "cert:" + cert.cert_id.hex())
         if state.get(key) is None:
-            state.apply({key: cert.der})
+            state.apply({key: codec.encode_trusted(cert.der)})
             written.append(key)
     return written
 

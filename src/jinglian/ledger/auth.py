@@ -21,6 +21,7 @@ from jinglian.crypto import Certificate, Suite, load_certificate, validate_certi
 from jinglian.types import ChainConfig, Endorsement, Tx
 from jinglian.types.errors import (
     CertificateExpired,
+    CertificateRevoked,
     CryptoError,
     InvalidSignature,
     PermissionDenied,
@@ -58,10 +59,12 @@ class TxAuthenticator:
         suite: Suite,
         config: Callable[[], ChainConfig],
         registered_cert: Callable[[bytes], bytes | None],
+        is_revoked: Callable[[bytes], bool],
     ) -> None:
         self._suite = suite
         self._config = config
         self._registered_cert = registered_cert
+        self._is_revoked = is_revoked
         self._verified: OrderedDict[bytes, tuple[Signer, ...]] = OrderedDict()
         self._certs: OrderedDict[bytes, Certificate] = OrderedDict()
 
@@ -116,7 +119,7 @@ class TxAuthenticator:
 
     def _check_endorsement(self, tx: Tx, endorsement: Endorsement, at_ms: int) -> Signer:
         cert = self.certificate(endorsement.signer)
-        _check_validity(cert, at_ms)
+        self._check_usable(cert, at_ms)
         if not cert.public_key.verify(endorsement.signature, tx.payload):
             raise InvalidSignature(
                 f"signature by {cert.common_name!r} ({cert.org_id}) does not verify"
@@ -144,7 +147,14 @@ class TxAuthenticator:
 
     def _check_still_valid(self, signers: tuple[Signer, ...], at_ms: int) -> None:
         for signer in signers:
-            _check_validity(self.certificate(signer.cert_id), at_ms)
+            self._check_usable(self.certificate(signer.cert_id), at_ms)
+
+    def _check_usable(self, cert: Certificate, at_ms: int) -> None:
+        _check_validity(cert, at_ms)
+        if self._is_revoked(cert.cert_id):
+            raise CertificateRevoked(
+                f"certificate of {cert.common_name!r} ({cert.org_id}) has been revoked"
+            )
 
     def _remember(self, tx_id: bytes, signers: tuple[Signer, ...]) -> None:
         self._verified[tx_id] = signers

@@ -64,7 +64,9 @@ class Ledger:
         self.genesis_hash = compute_genesis_hash(self.suite.hash, genesis)
         self._config = genesis
         self._validators_hash = self._compute_validators_hash(genesis)
-        self.authenticator = TxAuthenticator(self.suite, self.config, self.registered_cert)
+        self.authenticator = TxAuthenticator(
+            self.suite, self.config, self.registered_cert, self.is_revoked
+        )
         self.executor = executor
         self._lock = threading.Lock()
         self._head = self._open()
@@ -103,7 +105,19 @@ class Ledger:
 
     def registered_cert(self, cert_id: bytes) -> bytes | None:
         """DER of a certificate registered on chain, by certificate id."""
-        return self.kv.get(keys.flat_state_key(keys.state_key(keys.CERTS_CONTRACT, cert_id.hex())))
+        raw = self.kv.get(
+            keys.flat_state_key(keys.state_key(keys.CERTS_CONTRACT, "cert:" + cert_id.hex()))
+        )
+        if raw is None:
+            return None
+        der = codec.decode(raw, 64 * 1024)
+        assert isinstance(der, bytes), "registered certificates are stored as byte strings"
+        return der
+
+    def is_revoked(self, cert_id: bytes) -> bool:
+        """True if the certificate was revoked in a committed block."""
+        key = keys.state_key(keys.CERTS_CONTRACT, "revoked:" + cert_id.hex())
+        return self.kv.get(keys.flat_state_key(key)) is not None
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -48,8 +48,8 @@ __all__ = [
 HEAD = b"Mhead"
 CONFIG_CONTRACT = "chain_config"
 """System namespace holding the chain configuration in state."""
-CERTS_CONTRACT = "certs"
-"""System namespace holding registered certificates by certificate id (hex)."""
+CERTS_CONTRACT = "identity"
+"""System namespace holding registered certificates (``cert:<hex id>``) and revocations (``revoked:<hex id>``)."""
 FLAT_STATE = b"s"
 
 

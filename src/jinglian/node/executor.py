@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jinglian.execution import CallContext, Runtime, Sender, get_gas_used
+from jinglian.execution.system.identity import IDENTITY
 from jinglian.ledger import Outcome, Signer, StateView
 from jinglian.types import Event, Tx
 from jinglian.types.errors import JinglianError
@@ -33,7 +34,7 @@ class ContractExecutor:
     def _runtime(self) -> Runtime:
         runtime: Runtime | None = getattr(self._local, "runtime", None)
         if runtime is None:
-            runtime = self._local.runtime = Runtime(self._hash_fn)
+            runtime = self._local.runtime = Runtime(self._hash_fn, natives=[IDENTITY])
         return runtime
 
     def execute(

@@ -45,7 +45,10 @@ DEPTH_MAX = 32
 def encode(value: Value) -> bytes:
     """Canonical CBOR bytes of ``value``; raises ``InvalidInput`` for a value outside the model."""
     validate_value(value)
-    return cbor2.dumps(value, canonical=True)
+    try:
+        return cbor2.dumps(value, canonical=True)
+    except (UnicodeEncodeError, ValueError) as exc:
+        raise DecodeError(f"value cannot be encoded: {exc}") from exc
 
 
 def encode_trusted(value: Value) -> bytes:
