@@ -20,13 +20,13 @@ from jinglian.node.services import EventFilter
 from jinglian.node.verify import verify_node_dir
 from jinglian.types import Tx, codec
 from jinglian.types.errors import (
+    CertificateRevoked,
     ContractFailed,
     DuplicateTransaction,
     InvalidInput,
     NotFound,
-    ReadOnlyViolation,
-    CertificateRevoked,
     PermissionDenied,
+    ReadOnlyViolation,
     Timeout,
     TransactionExpired,
 )
