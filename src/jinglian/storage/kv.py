@@ -26,10 +26,13 @@ __all__ = [
     "KV_KEY_BYTES_MAX",
     "KV_VALUE_BYTES_MAX",
     "Batch",
+    "GuardedIterator",
     "KVReader",
     "KVSnapshot",
     "MemoryKV",
+    "MemorySnapshot",
     "compute_key_range",
+    "is_valid_key",
 ]
 
 KV_KEY_BYTES_MAX = 511
