@@ -253,3 +253,20 @@ def test_invalid_revocations(services: LocalServices, network: Path) -> None:
         record = run(submit_and_wait(services, sign(identity, "identity", "revoke", args)))
         assert record.receipt.status == code, (args, record.receipt)
     assert services.query("identity", "revoked", target, None, prove=False).value is None
+
+
+def test_chain_config_readable_and_provable(services: LocalServices, network: Path) -> None:
+    result = services.query("chain_config", "orgs", {}, None, prove=True)
+    assert [o["id"] for o in result.value] == ["org1", "org2"]
+    assert result.header is not None
+    read = result.reads[0]
+    assert verify_state_proof(
+        services.ledger.suite_hash,
+        result.header.state_root,
+        read.key,
+        read.value,
+        decode_state_proof(read.proof),
+    )
+    assert (
+        services.query("chain_config", "params", {}, None, prove=False).value["block_txs_max"] > 0
+    )
