@@ -28,7 +28,7 @@ def run_and_kill(path: Path, seed: int, delay_s: float) -> int:
     )
     assert proc.stdout is not None
     ready = proc.stdout.readline().split()
-    assert ready[0] == "ready", ready
+    assert ready[:1] == ["ready"], f"writer did not start: {ready}"
     time.sleep(delay_s)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
