@@ -20,15 +20,16 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from jinglian.client import Client, Identity, load_network
+from jinglian.node.config import load_node_config, save_node_config
 from jinglian.node.verify import verify_node_dir
-from jinglian.testing.process import NodeProcess
+from jinglian.testing.process import NodeProcess, NodeProcessError, find_free_port
 from jinglian.types import Tx
 from jinglian.types.errors import DuplicateTransaction, JinglianError
 from tests.node.conftest import KV_SOURCE
@@ -286,3 +287,28 @@ def test_sigterm_answers_a_waiting_client_with_json_and_logs_no_traceback(
     assert "height" in body or set(body["error"]) == {"code", "message"}, body
     log = solo_node.log_path.read_text()
     assert "Traceback" not in log, solo_node.log_tail()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a second node process opens a data directory already in use: LmdbKV takes no "
+        "exclusive lock and Node starts consensus on it; both processes then commit different "
+        "blocks at the same height and verify_node_dir fails ('block does not extend the "
+        "committed head')"
+    ),
+)
+def test_a_second_node_on_the_same_directory_is_refused(solo_node: NodeProcess) -> None:
+    net_dir = solo_node.node_dir.parents[1]
+    with Client.from_network(net_dir, "org1/admin") as admin:
+        admin.invoke("contracts", "deploy", {"name": "kv", "source": KV_SOURCE.read_text()})
+    # The second process gets an API port of its own: only the data directory is shared.
+    config = load_node_config(solo_node.node_dir)
+    save_node_config(replace(config, api_port=find_free_port()))
+    with NodeProcess(solo_node.node_dir) as second, pytest.raises(NodeProcessError):
+        second.start()
+    assert solo_node.alive
+    with Client(solo_node.api_url) as client:
+        assert client.health()["status"] == "ok"
+    assert solo_node.stop() == 0
+    verify_node_dir(solo_node.node_dir)
