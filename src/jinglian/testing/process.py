@@ -111,7 +111,7 @@ class NodeProcess:
         self.starts = 0
         """How many times ``start`` has spawned the node."""
         self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[..., None] | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], NodeProcess] | None = None
 
     @property
     def alive(self) -> bool:
