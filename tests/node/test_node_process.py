@@ -72,8 +72,9 @@ from tests.node.conftest import KV_SOURCE
 
 API = "/api/v1"
 DAY_MS = 24 * 60 * 60 * 1000
-PARAMS = ChainParams()
-"""The chain parameters ``create_network`` writes (the defaults)."""
+PARAMS = ChainParams(block_txs_max=1)
+"""The module chain's parameters: the defaults but one transaction per block, so a slow
+transaction (~0.7 s of gas) keeps every transaction submitted after it waiting in the pool."""
 SENTINEL_KEY = "sentinel"
 SENTINEL_VALUE = {"written": "before any bad input", "n": 1}
 
@@ -134,9 +135,12 @@ class Signers:
 
 @pytest.fixture(scope="module")
 def net_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A solo network whose org1 CA is valid from a month ago."""
+    """A solo network whose org1 CA is valid from a month ago, with ``PARAMS``."""
     net = make_solo_network(tmp_path_factory.mktemp("bad_input"))
     backdate_org_ca(net, "org1", days=30)
+    genesis = json.loads((net / "genesis.json").read_text())
+    genesis["params"]["block_txs_max"] = PARAMS.block_txs_max
+    (net / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
     return net
 
 
@@ -509,8 +513,8 @@ def test_refused_transaction(
 
 
 def test_replay_while_pending_is_refused(http: httpx.Client, sdk: Client, signers: Signers) -> None:
-    # A transaction that runs out of gas keeps the block producer busy for a while,
-    # so the transaction submitted right after it is certainly still pending.
+    # A transaction that runs out of gas fills a block for a while, so the
+    # transaction submitted right after it is certainly still pending.
     blocker = signers.admin.sign_tx(signers.chain_id, "faulty", "spin")
     assert post_tx(http, blocker.encoded).status_code == 202
     tx = kv_set(signers.admin, signers.chain_id, key="replay-pending")
@@ -555,17 +559,20 @@ def test_wait_that_times_out_reports_timeout(
 def test_transaction_expiring_in_the_pool_is_dropped_and_reported(
     http: httpx.Client, signers: Signers
 ) -> None:
-    # The producer is busy with a slow block while the transaction's window closes, so the
-    # next block drops it and the client waiting for it is told why.
-    blocker = signers.admin.sign_tx(signers.chain_id, "faulty", "spin")
-    assert post_tx(http, blocker.encoded).status_code == 202
-    time.sleep(0.15)  # the blocker's block has started
+    # A slow block goes first and the transaction's window closes halfway through it:
+    # the producer drops it from the pool and the client waiting for it is told why.
+    started = time.monotonic()
+    slow = signers.admin.sign_tx(signers.chain_id, "faulty", "spin")
+    assert post_tx(http, slow.encoded, wait=True).status_code == 200
+    slow_block_ms = int((time.monotonic() - started) * 1000)
+    slow = signers.admin.sign_tx(signers.chain_id, "faulty", "spin")
+    assert post_tx(http, slow.encoded).status_code == 202
     window_ms = PARAMS.tx_expiry_ms_max
     tx = kv_set(
         signers.admin,
         signers.chain_id,
         key="expires-in-pool",
-        now_ms=now_ms() - window_ms + 300,
+        now_ms=now_ms() - window_ms + slow_block_ms // 2,
         expiry_s=window_ms // 1000,
     )
     dropped = metric(http, "jinglian_txs_dropped_total")
