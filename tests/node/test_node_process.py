@@ -45,7 +45,7 @@ from jinglian.crypto import (
 )
 from jinglian.node.config import load_node_config
 from jinglian.node.init import create_network
-from jinglian.testing.process import NodeProcess, make_solo_network
+from jinglian.testing.process import NodeProcess, NodeProcessError, make_solo_network
 from jinglian.types import ChainParams, Endorsement, Tx, TxBody, codec, make_tx
 from jinglian.types.errors import (
     CertificateExpired,
@@ -821,3 +821,14 @@ def test_node_start_on_a_taken_port_fails_with_one_error_line(tmp_path: Path) ->
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert re.fullmatch(r"error: .+ \([a-z_]+\)", last), last
+
+
+def test_a_node_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    node_dir = make_solo_network(tmp_path) / "nodes" / "node1"
+    (node_dir / "sign.key").unlink()
+    with NodeProcess(node_dir) as broken, pytest.raises(NodeProcessError) as raised:
+        broken.start()
+    message = str(raised.value)
+    assert "exited with code 1 while starting" in message
+    assert "sign.key" in message and "(config_error)" in message, message
+    assert not broken.alive

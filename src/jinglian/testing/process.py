@@ -161,7 +161,7 @@ class NodeProcess:
                         f"node exited with code {self._proc.returncode} while starting"
                         + self._log_suffix()
                     )
-                if _answers_health(http):
+                if _answers_health(http) and self._proc.poll() is None:
                     return
                 if time.monotonic() > deadline:
                     raise NodeProcessError(
