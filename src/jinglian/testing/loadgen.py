@@ -76,6 +76,7 @@ __all__ = [
     "breakdown",
     "classify",
     "kv_set_args",
+    "machine_busy_s",
     "main",
     "presign",
     "process_cpu_s",
@@ -194,6 +195,10 @@ class LoadResult:
     """CPU seconds the generator process used while sending."""
     node_cpu_s: float | None = None
     """CPU seconds the node process used while sending (with ``node_pid``)."""
+    node_cpu_drained_s: float | None = None
+    """CPU seconds the node used from the first send until the pool was empty again."""
+    machine_cpu_s: float = 0.0
+    """CPU seconds all processes on the machine used while sending (``/proc/stat``)."""
     start_height: int = 0
 
 
@@ -351,6 +356,18 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent not idle since boot (Linux ``/proc/stat``).
+
+    Less the node's and the generator's CPU over a run, this is what other
+    processes took from the machine while it was measured.
+    """
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_load(
     url: str,
     bodies: Sequence[tuple[bytes, bytes]],
@@ -376,9 +393,11 @@ async def run_load(
         result.start_height = start_height
         cpu = time.process_time()
         node_cpu = None if node_pid is None else process_cpu_s(node_pid)
+        machine_cpu = machine_busy_s()
         await _send_all(url, bodies, concurrency, rate, result, client_kind)
         result.end_s = time.time()
         result.client_cpu_s = time.process_time() - cpu
+        result.machine_cpu_s = machine_busy_s() - machine_cpu
         if node_pid is not None and node_cpu is not None:
             result.node_cpu_s = process_cpu_s(node_pid) - node_cpu
         deadline = time.monotonic() + drain_timeout_s
@@ -388,6 +407,8 @@ async def run_load(
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # the last block's stream message
+        if node_pid is not None and node_cpu is not None:
+            result.node_cpu_drained_s = process_cpu_s(node_pid) - node_cpu
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await watcher
@@ -437,8 +458,18 @@ def summarize(result: LoadResult, warmup_s: float) -> dict[str, Any]:
         "send_duration_s": round(result.end_s - result.start_s, 2),
         "client_cpu_s": round(result.client_cpu_s, 2),
         "node_cpu_s": None if result.node_cpu_s is None else round(result.node_cpu_s, 2),
+        "machine_cpu_s": round(result.machine_cpu_s, 2),
+        "cores_busy_mean": round(result.machine_cpu_s / (result.end_s - result.start_s), 2),
         "warmup_s": warmup_s,
     }
+    if result.node_cpu_s is not None:
+        others = result.machine_cpu_s - result.node_cpu_s - result.client_cpu_s
+        summary["other_processes_cpu_s"] = round(others, 2)
+    if result.node_cpu_drained_s is not None:
+        summary["node_cpu_drained_s"] = round(result.node_cpu_drained_s, 2)
+        summary["node_cpu_us_per_committed_tx"] = round(
+            result.node_cpu_drained_s / max(1, committed) * 1e6
+        )
     if len(inside) >= 2:
         # Blocks after the first in the window, over the time from the first's header to the last's.
         span_s = (inside[-1].time_ms - inside[0].time_ms) / 1000
