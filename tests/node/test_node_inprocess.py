@@ -209,7 +209,7 @@ def test_restart_keeps_chain_and_verifies(tmp_path: Path) -> None:
         assert again.ledger.head() == head
         assert LocalServices(again).query("kv", "get", {"key": "k"}, None, prove=False).value == 7
     finally:
-        again.kv.close()
+        again.stop()
 
 
 def test_revoked_certificate_refused_from_next_block(

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 
 import uvicorn
 
 from jinglian.api.app import create_app
 from jinglian.node.services import NodeServices
+from jinglian.types.errors import ConfigError
 
 __all__ = ["SHUTDOWN_GRACE_S", "ApiServer", "serve_api"]
 
 SHUTDOWN_GRACE_S = 3
 """Seconds open connections get to finish when the API stops."""
+LISTEN_BACKLOG = 2048
+"""Pending connections the API socket queues."""
 
 
 class _Server(uvicorn.Server):
@@ -48,8 +52,9 @@ class ApiServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Bind and start serving; raises ``OSError`` if the port cannot be bound."""
-        self._task = asyncio.create_task(self._server.serve())
+        """Bind and start serving; raises ``ConfigError`` if the address cannot be bound."""
+        sock = _bind(self._server.config.host, self._server.config.port)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 self._task.result()
@@ -72,6 +77,26 @@ class ApiServer:
         """Until the server stops."""
         if self._task is not None:
             await asyncio.shield(self._task)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket, so a taken port is a clear error rather than uvicorn's exit."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; is another node using this port? "
+            "change api_port in node.toml"
+        ) from exc
+    return sock
 
 
 async def serve_api(services: NodeServices, host: str, port: int) -> None:

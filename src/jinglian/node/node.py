@@ -21,6 +21,7 @@ from jinglian.mempool import Mempool
 from jinglian.node.config import NodeConfig
 from jinglian.node.events import EventHub, TxOutcome
 from jinglian.node.executor import ContractExecutor
+from jinglian.node.lock import DataDirLock
 from jinglian.node.metrics import NodeMetrics
 from jinglian.node.services import StreamItem
 from jinglian.storage.lmdb_kv import LmdbKV
@@ -44,15 +45,22 @@ class Node:
         )
         self.suite: Suite = get_suite(self.genesis.crypto)
         self.key, self.cert = self._load_identity()
-        self.kv = LmdbKV(config.path(config.data_dir))
-        self.executor = ContractExecutor(self.suite.hash)
-        self.ledger = Ledger(self.kv, self.genesis, self.executor)
-        self.mempool = Mempool(self._admit)
-        self.events = EventHub()
-        self.metrics = NodeMetrics()
-        self.metrics.height.set(self.ledger.head().height)
-        self.started_ms = time.time_ns() // 1_000_000
-        self._consensus = self._make_consensus()
+        self._lock = DataDirLock(config.path(config.data_dir))
+        try:
+            self.kv = LmdbKV(config.path(config.data_dir))
+            self.executor = ContractExecutor(self.suite.hash)
+            self.ledger = Ledger(self.kv, self.genesis, self.executor)
+            self.mempool = Mempool(self._admit)
+            self.events = EventHub()
+            self.metrics = NodeMetrics()
+            self.metrics.height.set(self.ledger.head().height)
+            self.started_ms = time.time_ns() // 1_000_000
+            self._consensus = self._make_consensus()
+        except BaseException:
+            if hasattr(self, "kv"):
+                self.kv.close()
+            self._lock.release()
+            raise
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -70,6 +78,7 @@ class Node:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.kv.close()
+        self._lock.release()
 
     # -- consensus Application ---------------------------------------------------------------
 
