@@ -289,15 +289,6 @@ def test_sigterm_answers_a_waiting_client_with_json_and_logs_no_traceback(
     assert "Traceback" not in log, solo_node.log_tail()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a second node process opens a data directory already in use: LmdbKV takes no "
-        "exclusive lock and Node starts consensus on it; both processes then commit different "
-        "blocks at the same height and verify_node_dir fails ('block does not extend the "
-        "committed head')"
-    ),
-)
 def test_a_second_node_on_the_same_directory_is_refused(solo_node: NodeProcess) -> None:
     net_dir = solo_node.node_dir.parents[1]
     with Client.from_network(net_dir, "org1/admin") as admin:
@@ -305,8 +296,9 @@ def test_a_second_node_on_the_same_directory_is_refused(solo_node: NodeProcess) 
     # The second process gets an API port of its own: only the data directory is shared.
     config = load_node_config(solo_node.node_dir)
     save_node_config(replace(config, api_port=find_free_port()))
-    with NodeProcess(solo_node.node_dir) as second, pytest.raises(NodeProcessError):
+    with NodeProcess(solo_node.node_dir) as second, pytest.raises(NodeProcessError) as refused:
         second.start()
+    assert "in use" in str(refused.value) and "(config_error)" in str(refused.value)
     assert solo_node.alive
     with Client(solo_node.api_url) as client:
         assert client.health()["status"] == "ok"
