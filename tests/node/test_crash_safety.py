@@ -241,15 +241,6 @@ def test_sigterm_under_load_stops_cleanly_and_keeps_every_commit(
         check_still_commits(client, report.height)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "node/run.py _serve returns without awaiting the API's shutdown, so asyncio.run cancels "
-        "in-flight POST /txs?wait=true handlers: the client gets a text/plain 500 and the log "
-        "a CancelledError traceback; the cancelled waiter stays registered and the consensus "
-        "thread then dies in EventHub.resolve with 'Event loop is closed'"
-    ),
-)
 def test_sigterm_answers_a_waiting_client_with_json_and_logs_no_traceback(
     solo_node: NodeProcess,
 ) -> None:

@@ -766,14 +766,6 @@ def test_sdk_reports_missing_records_as_not_found(sdk: Client) -> None:
         sdk.get_tx("not-hex")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/server.py _bind makes the listening socket with proto 0, so asyncio does not set "
-        "TCP_NODELAY on accepted connections (base_events._set_nodelay checks proto == "
-        "IPPROTO_TCP): each response waits ~40 ms for the client's delayed ACK"
-    ),
-)
 def test_api_answers_without_a_delayed_ack_stall(http: httpx.Client) -> None:
     # Linux delays an ACK by at least 40 ms; a response written in two pieces without
     # TCP_NODELAY waits that long, a healthy node answers /health in about a millisecond.

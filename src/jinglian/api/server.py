@@ -82,8 +82,11 @@ class ApiServer:
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket, so a taken port is a clear error rather than uvicorn's exit."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        # The TCP protocol number matters: asyncio sets TCP_NODELAY on accepted
+        # connections only for IPPROTO_TCP sockets, and without it every
+        # response waits for the client's delayed ACK (about 40 ms).
+        sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from exc
     try:

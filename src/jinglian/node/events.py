@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from jinglian.node.services import EventFilter, StreamItem
@@ -47,13 +47,17 @@ class EventHub:
             bytes, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[TxOutcome]]]
         ] = {}
         self._subscribers: list[_Subscriber] = []
+        self._closed: JinglianError | None = None
 
     def waiter(self, tx_id: bytes) -> asyncio.Future[TxOutcome]:
         """A future resolved when ``tx_id`` commits or is dropped (call on the asyncio loop)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TxOutcome] = loop.create_future()
         with self._lock:
-            self._waiters.setdefault(tx_id, []).append((loop, future))
+            if self._closed is not None:
+                future.set_result(TxOutcome(height=None, error=self._closed))
+            else:
+                self._waiters.setdefault(tx_id, []).append((loop, future))
         return future
 
     def forget(self, tx_id: bytes, future: asyncio.Future[TxOutcome]) -> None:
@@ -69,7 +73,16 @@ class EventHub:
         with self._lock:
             waiters = self._waiters.pop(tx_id, [])
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_set_result, future, outcome)
+            _call_soon(loop, _set_result, future, outcome)
+
+    def close(self, error: JinglianError) -> None:
+        """Answer every waiter with ``error`` (the node is stopping); later waiters get it at once."""
+        with self._lock:
+            self._closed = error
+            waiters = [w for ws in self._waiters.values() for w in ws]
+            self._waiters.clear()
+        for loop, future in waiters:
+            _call_soon(loop, _set_result, future, TxOutcome(height=None, error=error))
 
     def publish(self, items: list[StreamItem]) -> None:
         """Queue stream items for matching subscribers (any thread)."""
@@ -78,7 +91,7 @@ class EventHub:
         for sub in subscribers:
             wanted = [item for item in items if _matches(sub.flt, item)]
             if wanted:
-                sub.loop.call_soon_threadsafe(self._deliver, sub, wanted)
+                _call_soon(sub.loop, self._deliver, sub, wanted)
 
     def _deliver(self, sub: _Subscriber, items: list[StreamItem]) -> None:
         for item in items:
@@ -114,6 +127,17 @@ class EventHub:
             with self._lock:
                 if sub in self._subscribers:
                     self._subscribers.remove(sub)
+
+
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object
+) -> None:
+    """Schedule on ``loop`` unless it has closed (the API stopped before consensus did)."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        if not loop.is_closed():
+            raise
 
 
 def _set_result(future: asyncio.Future[TxOutcome], outcome: TxOutcome) -> None:

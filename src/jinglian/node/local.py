@@ -80,17 +80,17 @@ class LocalServices:
         """Wait for a transaction to commit; raises its drop reason or ``Timeout``."""
         timeout_s = min(max(timeout_s, 0.0), WAIT_S_MAX)
         future = self.node.events.waiter(tx_id)
-        record = self.get_tx(tx_id)
-        if record is not None:
-            self.node.events.forget(tx_id, future)
-            return record
         try:
+            record = self.get_tx(tx_id)
+            if record is not None:
+                return record
             outcome: TxOutcome = await asyncio.wait_for(future, timeout_s)
         except TimeoutError as exc:
-            self.node.events.forget(tx_id, future)
             raise Timeout(
                 f"transaction {tx_id.hex()} did not commit within {timeout_s:g} s"
             ) from exc
+        finally:
+            self.node.events.forget(tx_id, future)
         if outcome.error is not None:
             raise outcome.error
         record = self.get_tx(tx_id)

@@ -1,4 +1,10 @@
-"""``run_node``: start a node and its REST API, run until SIGINT or SIGTERM."""
+"""``run_node``: start a node and its REST API, run until SIGINT or SIGTERM.
+
+Shutdown order: stop accepting new work, answer every client still waiting for
+a commit with a ``busy`` error (they may resend the same bytes later: replay
+protection makes that safe), let the API finish open requests, then stop
+consensus after the block in progress and close the store.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 from jinglian.node.config import load_node_config
 from jinglian.node.local import LocalServices
 from jinglian.node.node import Node
+from jinglian.types.errors import Busy
 
 __all__ = ["run_node"]
 
@@ -33,24 +40,20 @@ def run_node(node_dir: Path) -> None:
 
 
 async def _serve(node: Node) -> None:
-    from jinglian.api.server import serve_api
+    from jinglian.api.server import ApiServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    api = asyncio.create_task(
-        serve_api(LocalServices(node), node.config.api_host, node.config.api_port)
+    server = ApiServer(LocalServices(node), node.config.api_host, node.config.api_port)
+    await server.start()
+    log.info("REST API on http://%s:%d/api/v1 (docs at /docs)", node.config.api_host, server.port)
+    stopped = asyncio.create_task(server.wait())
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    node.events.close(
+        Busy("the node is stopping; resend the same transaction bytes once it is back")
     )
-    log.info(
-        "REST API on http://%s:%d/api/v1 (docs at /docs)",
-        node.config.api_host,
-        node.config.api_port,
-    )
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({api, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if not api.done():
-        api.cancel()
-    elif api.exception() is not None:
-        raise api.exception()  # type: ignore[misc]
+    await server.stop()
