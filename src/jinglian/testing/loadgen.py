@@ -34,7 +34,9 @@ Method (``docs/benchmarks.md`` records the figures)::
 
 ``profile-node`` runs a node like ``jinglian node start`` but under
 ``cProfile`` in every thread (the API loop and the consensus thread) and writes
-the merged ``pstats`` file on SIGINT/SIGTERM. ``breakdown`` turns a
+the merged ``pstats`` file on SIGINT/SIGTERM; ``timed-node`` runs it with
+wall and thread-CPU timers on the functions of a transaction's path
+(``TIMED``; ``timers`` prints the report per transaction). ``breakdown`` turns a
 ``py-spy record --threads --gil -f raw`` file of a loaded node into shares
 (and µs per transaction) of the stages in ``STAGES``.
 """
@@ -52,8 +54,12 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import resource
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -71,6 +77,7 @@ __all__ = [
     "BUSY_RETRY_S",
     "CLIENTS",
     "STAGES",
+    "TIMED",
     "BlockSeen",
     "LoadResult",
     "breakdown",
@@ -83,6 +90,8 @@ __all__ = [
     "profile_node",
     "run_load",
     "summarize",
+    "timed_node",
+    "timers_table",
 ]
 
 BUSY_RETRY_S = 0.02
@@ -197,6 +206,8 @@ class LoadResult:
     """CPU seconds the node process used while sending (with ``node_pid``)."""
     node_cpu_drained_s: float | None = None
     """CPU seconds the node used from the first send until the pool was empty again."""
+    py_spy: dict[str, int] | None = None
+    """``samples`` and ``errors`` py-spy reported, when it sampled the node."""
     machine_cpu_s: float = 0.0
     """CPU seconds all processes on the machine used while sending (``/proc/stat``)."""
     start_height: int = 0
@@ -356,6 +367,24 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _start_py_spy(pid: int, out: Path, rate_hz: float) -> subprocess.Popen[str]:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [exe, "record", "--pid", str(pid), "--threads", "--gil", "--format", "raw"]
+    command += ["--rate", str(int(rate_hz)), "--output", str(out)]
+    spy = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)  # let it attach before the first send
+    return spy
+
+
+def _stop_py_spy(spy: subprocess.Popen[str]) -> dict[str, int]:
+    spy.send_signal(signal.SIGINT)
+    output, _ = spy.communicate(timeout=60)
+    found = re.search(r"Samples: (\d+) Errors: (\d+)", output)
+    if found is None:
+        raise RuntimeError(f"py-spy did not report its samples: {output[-500:]}")
+    return {"samples": int(found.group(1)), "errors": int(found.group(2))}
+
+
 def machine_busy_s() -> float:
     """CPU seconds all cores have spent not idle since boot (Linux ``/proc/stat``).
 
@@ -376,11 +405,15 @@ async def run_load(
     drain_timeout_s: float = 120.0,
     node_pid: int | None = None,
     client_kind: str = "httpx",
+    py_spy: tuple[Path, float] | None = None,
 ) -> LoadResult:
     """Send ``bodies`` to the node at ``url``; wait until they commit; read the run's blocks.
 
     With ``node_pid`` (a node on this machine) the node's CPU time during the
-    sending is recorded too. ``client_kind`` is a key of ``CLIENTS``.
+    sending is recorded too. ``client_kind`` is a key of ``CLIENTS``. With
+    ``py_spy`` (output file, samples per second) and ``node_pid``, ``py-spy
+    record --threads --gil -f raw`` samples the node from the first send until
+    the pool is empty (``breakdown`` reads the file).
     """
     _skip_sniffio_probe()
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
@@ -391,6 +424,7 @@ async def run_load(
         await asyncio.wait_for(ready.wait(), 10)
         result = LoadResult(url, client_kind, len(bodies), concurrency, rate, time.time(), 0.0)
         result.start_height = start_height
+        spy = None if py_spy is None or node_pid is None else _start_py_spy(node_pid, *py_spy)
         cpu = time.process_time()
         node_cpu = None if node_pid is None else process_cpu_s(node_pid)
         machine_cpu = machine_busy_s()
@@ -409,6 +443,8 @@ async def run_load(
         await asyncio.sleep(0.5)  # the last block's stream message
         if node_pid is not None and node_cpu is not None:
             result.node_cpu_drained_s = process_cpu_s(node_pid) - node_cpu
+        if spy is not None:
+            result.py_spy = _stop_py_spy(spy)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await watcher
@@ -534,6 +570,151 @@ def profile_node(node_dir: Path, out: Path) -> None:
         stats.dump_stats(str(out))
 
 
+# -- per-stage timers -----------------------------------------------------------------------------
+
+TIMED: tuple[tuple[str, str], ...] = (
+    # (label, "module:attribute"): functions ``timed_node`` wraps with wall and thread-CPU timers
+    ("api: LocalServices.submit_tx", "jinglian.node.local:LocalServices.submit_tx"),
+    ("api:   decode_tx", "jinglian.node.local:decode_tx"),
+    ("api:   Mempool.add", "jinglian.mempool.pool:Mempool.add"),
+    ("api:     check_tx (admission)", "jinglian.node.node:check_tx"),
+    ("both: TxAuthenticator.authenticate", "jinglian.ledger.auth:TxAuthenticator.authenticate"),
+    ("both: P256PublicKey.verify", "jinglian.crypto._p256:P256PublicKey.verify"),
+    ("both: Sm2PublicKey.verify", "jinglian.crypto._sm2:Sm2PublicKey.verify"),
+    ("both: Ledger.is_committed", "jinglian.ledger.chain:Ledger.is_committed"),
+    ("consensus: Solo.step", "jinglian.consensus.solo:Solo.step"),
+    ("consensus:   Node.propose_block", "jinglian.node.node:Node.propose_block"),
+    ("consensus:     Mempool.reap", "jinglian.mempool.pool:Mempool.reap"),
+    ("consensus:     build_block", "jinglian.node.node:build_block"),
+    ("consensus:       check_tx (in block)", "jinglian.ledger.apply:check_tx"),
+    (
+        "consensus:       process_cert_registrations",
+        "jinglian.ledger.apply:process_cert_registrations",
+    ),
+    (
+        "consensus:       ContractExecutor.execute",
+        "jinglian.node.executor:ContractExecutor.execute",
+    ),
+    (
+        "consensus:       Ledger.compute_state_root",
+        "jinglian.ledger.chain:Ledger.compute_state_root",
+    ),
+    ("consensus:       make_header (Merkle roots)", "jinglian.ledger.apply:make_header"),
+    ("consensus:   Node.commit_block", "jinglian.node.node:Node.commit_block"),
+    ("consensus:     Ledger.commit_block", "jinglian.ledger.chain:Ledger.commit_block"),
+    ("consensus:       LmdbKV.write", "jinglian.storage.lmdb_kv:LmdbKV.write"),
+    ("consensus:     _stream_items", "jinglian.node.node:_stream_items"),
+    ("consensus:     EventHub.publish", "jinglian.node.events:EventHub.publish"),
+)
+"""What ``timed_node`` times; indentation shows which calls run inside which."""
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+_SPANS: dict[int, list[float]] = {}
+"""Thread id -> [thread CPU at its first timed call, at its latest timed call's end]."""
+
+
+def _install_timers(tallies: dict[str, _Tally]) -> list[tuple[Any, str, Any]]:
+    """Wrap every ``TIMED`` function that exists; returns what to restore."""
+    restore: list[tuple[Any, str, Any]] = []
+    for label, target in TIMED:
+        module_name, _, path = target.partition(":")
+        try:
+            owner: Any = importlib.import_module(module_name)
+            *parents, name = path.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent)
+            original = getattr(owner, name)
+        except (ImportError, AttributeError):
+            print(f"timed-node: {target} not found, not timed", file=sys.stderr)
+            continue
+        tally = tallies.setdefault(label, _Tally())
+        setattr(owner, name, _timed(original, tally))
+        restore.append((owner, name, original))
+    return restore
+
+
+def _timed(fn: Any, tally: _Tally) -> Any:
+    perf, cpu, ident, spans = time.perf_counter, time.thread_time, threading.get_ident, _SPANS
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        wall0, cpu0 = perf(), cpu()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            cpu1 = cpu()
+            tally.wall_s += perf() - wall0
+            tally.cpu_s += cpu1 - cpu0
+            tally.calls += 1
+            span = spans.setdefault(ident(), [cpu0, cpu1])
+            span[1] = cpu1
+
+    return timed
+
+
+def timed_node(node_dir: Path, out: Path) -> None:
+    """Run the node in ``node_dir`` with wall and thread-CPU timers on the ``TIMED`` functions.
+
+    On SIGINT/SIGTERM it writes, per function, calls and total wall and CPU
+    seconds, and per thread the CPU it used from its first timed call to the
+    end of its last (the API loop and the consensus thread under load), as
+    JSON to ``out``. Each timer costs about a microsecond per call.
+    """
+    from jinglian.node.run import run_node
+
+    tallies: dict[str, _Tally] = {}
+    names: dict[int, str] = {}
+    restore = _install_timers(tallies)
+    original_run = threading.Thread.run
+
+    def named_run(self: threading.Thread) -> None:
+        names[threading.get_ident()] = self.name
+        original_run(self)
+
+    names[threading.get_ident()] = "MainThread"
+    threading.Thread.run = named_run  # type: ignore[method-assign]
+    try:
+        run_node(node_dir)
+    finally:
+        threading.Thread.run = original_run  # type: ignore[method-assign]
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+        report = {
+            "thread_cpu_s": {
+                names.get(thread, str(thread)): last - first
+                for thread, (first, last) in _SPANS.items()
+            },
+            "timers": {label: asdict(t) for label, t in tallies.items() if t.calls},
+        }
+        out.write_text(json.dumps(report, indent=1))
+
+
+def timers_table(report_file: Path, txs: int) -> str:
+    """``timed_node``'s report as a table: per call and per transaction (``txs`` committed)."""
+    report = json.loads(report_file.read_text())
+    lines = [
+        f"{'function':58} {'calls':>8} {'wall µs/call':>13} {'CPU µs/call':>12} {'CPU µs/tx':>10}"
+    ]
+    for label, t in report["timers"].items():
+        calls = max(1, t["calls"])
+        lines.append(
+            f"{label:58} {t['calls']:8d} {t['wall_s'] / calls * 1e6:13.1f} "
+            f"{t['cpu_s'] / calls * 1e6:12.1f} {t['cpu_s'] / txs * 1e6:10.1f}"
+        )
+    for thread, cpu_s in report["thread_cpu_s"].items():
+        lines.append(
+            f"thread {thread} (first to last timed call): {cpu_s:.2f} CPU s"
+            f" = {cpu_s / txs * 1e6:.0f} µs/tx"
+        )
+    return "\n".join(lines)
+
+
 # -- where the node's time goes ------------------------------------------------------------------
 
 STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -553,8 +734,8 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("MainThread", "admission: signature verify", ("_admit&.verify (jinglian/",)),
     ("MainThread", "admission: rest of check_tx", ("_admit",)),
     ("MainThread", "admission: mempool bookkeeping", ("Mempool.add",)),
-    ("MainThread", "decode_tx", ("decode_tx",)),
-    ("MainThread", "submit route: base64, services", ("submit (jinglian/api/routes.py",)),
+    ("MainThread", "submit route: decode_tx", ("submit (jinglian/api/routes.py&decode_tx",)),
+    ("MainThread", "submit route: base64, rest", ("submit (jinglian/api/routes.py",)),
     ("MainThread", "stream (SSE) delivery", ("_sse_lines", "stream_items (", "_pump (")),
     ("MainThread", "other API routes", ("jinglian/api/routes.py", "jinglian/api/render.py")),
     (
@@ -578,13 +759,21 @@ def classify(thread: str, frames: str) -> str:
 
 
 def breakdown(
-    collapsed: Path, node_cpu_s: float | None = None, txs: int | None = None, top: int = 25
+    collapsed: Path,
+    txs: int | None = None,
+    rate_hz: float | None = None,
+    errors: int = 0,
+    top: int = 25,
 ) -> str:
-    """Stage shares and top functions from a ``py-spy record -f raw --threads`` file.
+    """Stage shares and top functions from a ``py-spy record -f raw --threads --gil`` file.
 
-    Record with ``--gil`` so that samples partition the time the node holds the
-    GIL (its Python CPU time); with ``node_cpu_s`` and ``txs`` each stage is
-    also given in µs per transaction (share of samples x node CPU / txs).
+    With ``--gil`` py-spy samples only the thread holding the GIL, so the
+    samples partition the time the node runs Python (work that releases the
+    GIL -- OpenSSL signature checks, LMDB commits and fsync, socket calls --
+    is not in them). Given the sampling rate, the failed samples py-spy
+    reported (``errors``, counted as GIL-held time in the same proportions)
+    and the transactions committed during the recording, each stage is also
+    given in GIL-held µs per transaction.
     """
     stages: dict[str, int] = {}
     self_time: dict[str, int] = {}
@@ -601,8 +790,13 @@ def breakdown(
         leaf = frames.rpartition(";")[2]
         self_time[leaf] = self_time.get(leaf, 0) + count
         total += count
-    per_tx = None if not (node_cpu_s and txs) else node_cpu_s / txs * 1e6
-    lines = [f"{total} samples" + ("" if per_tx is None else f"; node CPU {per_tx:.0f} µs/tx")]
+    per_tx = None
+    head = f"{total} samples"
+    if txs and rate_hz:
+        held_s = (total + errors) / rate_hz
+        per_tx = held_s / txs * 1e6
+        head += f"; GIL held {held_s:.1f} s = {per_tx:.0f} µs per tx over {txs} txs"
+    lines = [head]
     order = [stage for _, stage, _ in STAGES] + sorted(set(stages) - {s for _, s, _ in STAGES})
     for stage in order:
         if stage not in stages:
@@ -642,6 +836,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             args.rate,
             node_pid=args.node_pid,
             client_kind=args.client,
+            py_spy=None if args.py_spy is None else (Path(args.py_spy), args.py_spy_rate),
         )
     )
     summary = summarize(result, args.warmup_s)
@@ -653,6 +848,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
     print(json.dumps(summary, indent=2))
+    if result.py_spy is not None:
+        summary["py_spy"] = result.py_spy
+        print(
+            breakdown(
+                Path(args.py_spy),
+                summary["txs_committed"],
+                args.py_spy_rate,
+                result.py_spy["errors"],
+            )
+        )
     if args.out:
         raw = asdict(result)
         raw["sent_s"] = {k.hex(): v for k, v in result.sent_s.items()}
@@ -664,7 +869,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_breakdown(args: argparse.Namespace) -> int:
-    print(breakdown(Path(args.collapsed), args.node_cpu_s, args.txs, args.top))
+    print(breakdown(Path(args.collapsed), args.txs, args.rate, args.errors, args.top))
+    return 0
+
+
+def _cmd_timed(args: argparse.Namespace) -> int:
+    timed_node(Path(args.node_dir), Path(args.out))
+    return 0
+
+
+def _cmd_timers(args: argparse.Namespace) -> int:
+    print(timers_table(Path(args.report), args.txs))
     return 0
 
 
@@ -692,18 +907,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--by-id", action="store_true", help="cite the certificate by id")
     run.add_argument("--seed", type=int, help="random seed for keys, values and nonces")
     run.add_argument("--node-pid", type=int, help="node process id, to record its CPU time")
+    run.add_argument("--py-spy", help="sample the node with py-spy into this file (--node-pid)")
+    run.add_argument("--py-spy-rate", type=float, default=100.0, help="py-spy samples per second")
     run.add_argument("--out", help="write summary and raw timings as JSON here")
     run.set_defaults(handler=_cmd_run)
     prof = commands.add_parser("profile-node", help="run a node under cProfile (all threads)")
     prof.add_argument("node_dir", help="the node's directory (with node.toml)")
     prof.add_argument("--out", required=True, help="pstats output file")
     prof.set_defaults(handler=_cmd_profile)
+    timed = commands.add_parser("timed-node", help="run a node with per-stage CPU timers")
+    timed.add_argument("node_dir", help="the node's directory (with node.toml)")
+    timed.add_argument("--out", required=True, help="JSON report written on exit")
+    timed.set_defaults(handler=_cmd_timed)
+    table = commands.add_parser("timers", help="print a timed-node report per transaction")
+    table.add_argument("report", help="timed-node --out file")
+    table.add_argument("--txs", type=int, required=True, help="transactions the node took")
+    table.set_defaults(handler=_cmd_timers)
     stages = commands.add_parser(
         "breakdown", help="stage shares from py-spy raw output (record --threads --gil -f raw)"
     )
     stages.add_argument("collapsed", help="py-spy record -f raw output")
-    stages.add_argument("--node-cpu-s", type=float, help="node CPU seconds over the recording")
     stages.add_argument("--txs", type=int, help="transactions committed over the recording")
+    stages.add_argument("--rate", type=float, help="py-spy sampling rate (-r), samples/s")
+    stages.add_argument("--errors", type=int, default=0, help="failed samples py-spy reported")
     stages.add_argument("--top", type=int, default=25, help="functions to list")
     stages.set_defaults(handler=_cmd_breakdown)
     args = parser.parse_args(argv)
