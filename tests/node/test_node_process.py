@@ -838,3 +838,36 @@ def test_a_node_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> No
     assert "exited with code 1 while starting" in message
     assert "sign.key" in message and "(config_error)" in message, message
     assert not broken.alive
+
+
+def test_batch_submit_reports_each_outcome(
+    http: httpx.Client, sdk: Client, signers: Signers
+) -> None:
+    good = [kv_set(signers.admin, signers.chain_id, key=f"batch{i}") for i in range(3)]
+    wrong_chain = kv_set(signers.admin, "other-chain")
+    outcomes = sdk.submit_many([good[0], wrong_chain, good[1], good[0], good[2]])
+    assert outcomes[0] == good[0].id.hex() and outcomes[2] == good[1].id.hex()
+    assert isinstance(outcomes[1], WrongChain)
+    assert isinstance(outcomes[3], DuplicateTransaction)
+    assert outcomes[4] == good[2].id.hex()
+    for tx in good:
+        assert sdk.wait_tx(tx.id.hex(), timeout=30).status == "ok"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"txs": []}, {"txs": "x"}, {"txs": [1]}, {}, {"txs": ["AA=="] * 2001}],
+    ids=["empty", "not-a-list", "not-text", "missing", "over-limit"],
+)
+def test_invalid_batch_bodies(http: httpx.Client, body: dict[str, Any]) -> None:
+    response = http.post("/api/v1/txs/batch", json=body)
+    assert response.status_code in (400, 413), response.text
+    assert response.json()["error"]["code"] in ("invalid_input", "too_large")
+
+
+def test_invalid_batch_elements_reported_one_by_one(http: httpx.Client) -> None:
+    response = http.post("/api/v1/txs/batch", json={"txs": ["!!", b64(b"garbage")]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["admitted"] == 0
+    assert [r["error"]["code"] for r in body["results"]] == ["invalid_input", "decode_error"]

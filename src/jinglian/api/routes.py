@@ -29,6 +29,8 @@ from jinglian.api.schemas import (
     QueryIn,
     QueryOut,
     StateOut,
+    SubmitBatchIn,
+    SubmitBatchOut,
     SubmitIn,
     SubmitOut,
     TxRecordOut,
@@ -142,6 +144,25 @@ def _add_tx_routes(router: APIRouter, services: NodeServices) -> None:
             return JSONResponse({"tx_id": tx_id.hex()}, status_code=202)
         record = await services.wait_tx(tx_id, timeout)
         return JSONResponse(render_tx_record(record))
+
+    @router.post(
+        "/txs/batch",
+        summary="Submit many signed transactions",
+        response_model=SubmitBatchOut,
+        tags=["transactions"],
+    )
+    async def submit_batch(body: SubmitBatchIn) -> JSONResponse:
+        """Admit each transaction on its own; one outcome per transaction, in order."""
+        results: list[dict[str, Any]] = []
+        for index, text in enumerate(body.txs):
+            try:
+                tx_id = services.submit_tx(decode_b64(text, f"txs[{index}]"))
+            except JinglianError as exc:
+                results.append({"error": exc.to_dict()})
+            else:
+                results.append({"tx_id": tx_id.hex()})
+        admitted = sum(1 for r in results if "tx_id" in r)
+        return JSONResponse({"results": results, "admitted": admitted})
 
     @router.get(
         "/txs/{tx_id}",

@@ -16,6 +16,8 @@ from jinglian.types.codec import INT_MAX
 from jinglian.types.tx import NAME_CHARS_MAX, TX_BYTES_MAX
 
 __all__ = [
+    "TXS_PER_BATCH_MAX",
+    "TX_B64_CHARS_MAX",
     "BlockOut",
     "ChainInfoOut",
     "CommitOut",
@@ -25,13 +27,18 @@ __all__ = [
     "QueryIn",
     "QueryOut",
     "StateOut",
+    "SubmitBatchIn",
+    "SubmitBatchOut",
     "SubmitIn",
     "SubmitOut",
+    "SubmitOutcomeOut",
     "TxRecordOut",
 ]
 
 TX_B64_CHARS_MAX = (TX_BYTES_MAX + 2) // 3 * 4
 """Longest base64 text of a transaction the API accepts."""
+TXS_PER_BATCH_MAX = 2000
+"""Most transactions in one ``POST /txs/batch`` (the 1 MiB body limit also applies)."""
 
 
 class _Strict(BaseModel):
@@ -46,6 +53,37 @@ class SubmitIn(_Strict):
         max_length=TX_B64_CHARS_MAX,
         description="Base64 of the transaction's canonical wire bytes.",
     )
+
+
+class ErrorBody(BaseModel):
+    """What went wrong."""
+
+    code: str = Field(description="Stable error code, e.g. `not_found`, `invalid_input`.")
+    message: str = Field(description="Human-readable reason.")
+
+
+class SubmitBatchIn(_Strict):
+    """Signed transactions to admit in one request."""
+
+    txs: list[str] = Field(
+        min_length=1,
+        max_length=TXS_PER_BATCH_MAX,
+        description="Base64 of each transaction's canonical wire bytes.",
+    )
+
+
+class SubmitOutcomeOut(BaseModel):
+    """What happened to one transaction of a batch: its id, or why it was refused."""
+
+    tx_id: str | None = Field(default=None, description="Hex id when admitted.")
+    error: ErrorBody | None = Field(default=None, description="The refusal, when not admitted.")
+
+
+class SubmitBatchOut(BaseModel):
+    """One outcome per submitted transaction, in request order."""
+
+    results: list[SubmitOutcomeOut]
+    admitted: int = Field(description="How many were admitted.")
 
 
 class SubmitOut(BaseModel):
@@ -66,13 +104,6 @@ class QueryIn(_Strict):
         default=None, ge=0, le=INT_MAX, description="Query the state after this block."
     )
     prove: bool = Field(default=False, description="Return every read with its state proof.")
-
-
-class ErrorBody(BaseModel):
-    """What went wrong."""
-
-    code: str = Field(description="Stable error code, e.g. `not_found`, `invalid_input`.")
-    message: str = Field(description="Human-readable reason.")
 
 
 class ErrorOut(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -135,6 +135,23 @@ class Operations:
         body = {"tx": base64.b64encode(tx.encoded).decode()}
         reply = yield from self._json(Call("POST", f"{API}/txs", json=body))
         return str(reply["tx_id"])
+
+    def submit_many(self, txs: Sequence[Tx]) -> Op[list[str | JinglianError]]:
+        """``POST /txs/batch`` in chunks: per transaction its hex id or the typed refusal."""
+        outcomes: list[str | JinglianError] = []
+        for chunk in _batches(txs):
+            body = {"txs": [base64.b64encode(tx.encoded).decode() for tx in chunk]}
+            reply = yield from self._json(Call("POST", f"{API}/txs/batch", json=body))
+            for result in reply["results"]:
+                if "tx_id" in result:
+                    outcomes.append(str(result["tx_id"]))
+                else:
+                    outcomes.append(
+                        error_from_code(
+                            str(result["error"]["code"]), str(result["error"]["message"])
+                        )
+                    )
+        return outcomes
 
     def sign(
         self, contract: str, method: str, args: Mapping[str, Any] | None, expiry_s: int
@@ -265,6 +282,26 @@ class Operations:
         if self.genesis is None:
             raise ConfigError("verification needs the genesis file; pass genesis=...")
         return self.genesis
+
+
+BATCH_TXS_MAX = 2000
+"""Most transactions the SDK puts in one batch request (the node's limit)."""
+BATCH_BODY_BYTES_MAX = 900 * 1024
+"""Largest batch body the SDK sends (the node refuses bodies over 1 MiB)."""
+
+
+def _batches(txs: Sequence[Tx]) -> Iterator[list[Tx]]:
+    chunk: list[Tx] = []
+    size = 0
+    for tx in txs:
+        encoded_size = (len(tx.encoded) + 2) // 3 * 4 + 4
+        if chunk and (len(chunk) >= BATCH_TXS_MAX or size + encoded_size > BATCH_BODY_BYTES_MAX):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(tx)
+        size += encoded_size
+    if chunk:
+        yield chunk
 
 
 def subscribe_url(base_url: str, contract: str | None, topic: str | None, blocks: bool) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from jinglian.client.identity import DEFAULT_EXPIRY_S, Identity
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.client.sync import network_settings
 from jinglian.types import ChainConfig, Tx
+from jinglian.types.errors import JinglianError
 
 __all__ = ["AsyncClient"]
 
@@ -86,6 +87,10 @@ class AsyncClient:
     async def submit(self, tx: Tx) -> str:
         """Submit a signed transaction; returns its hex id without waiting."""
         return await self._run(self._ops.submit(tx))
+
+    async def submit_many(self, txs: Sequence[Tx]) -> list[str | JinglianError]:
+        """Submit many signed transactions in batch requests; per transaction its id or refusal."""
+        return await self._run(self._ops.submit_many(txs))
 
     async def submit_and_wait(self, tx: Tx, timeout: float = DEFAULT_TIMEOUT_S) -> TxResult:
         """Submit a signed transaction and return its committed result (failed or not)."""

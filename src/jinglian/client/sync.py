@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from jinglian.client.identity import DEFAULT_EXPIRY_S, Identity
 from jinglian.client.network import load_network
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.types import ChainConfig, Tx
+from jinglian.types.errors import JinglianError
 
 __all__ = ["Client", "network_settings"]
 
@@ -106,6 +107,10 @@ class Client:
     def submit(self, tx: Tx) -> str:
         """Submit a signed transaction; returns its hex id without waiting."""
         return self._run(self._ops.submit(tx))
+
+    def submit_many(self, txs: Sequence[Tx]) -> list[str | JinglianError]:
+        """Submit many signed transactions in batch requests; per transaction its id or refusal."""
+        return self._run(self._ops.submit_many(txs))
 
     def submit_and_wait(self, tx: Tx, timeout: float = DEFAULT_TIMEOUT_S) -> TxResult:
         """Submit a signed transaction and return its committed result (failed or not)."""
