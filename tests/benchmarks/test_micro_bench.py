@@ -102,8 +102,9 @@ def test_public_key_verify(benchmark: BenchmarkFixture, scale: Scale, suite: str
 
 
 def _authenticator(network: TestNetwork) -> TxAuthenticator:
-    genesis = network.genesis
-    return TxAuthenticator(network.suite, lambda: genesis, lambda _cert_id: None)
+    """A fresh ledger's authenticator (in-memory KV): the node's lookups, empty caches."""
+    ledger = Ledger(MemoryKV(), network.genesis, ContractExecutor(network.suite.hash))
+    return ledger.authenticator
 
 
 @pytest.mark.benchmark(group="signature")
