@@ -9,19 +9,20 @@ Method (``docs/benchmarks.md`` records the figures)::
 
 1. Before anything is measured, ``--txs`` ``kv.set`` transactions (random
    20-character key, 32-character string value, full certificate unless
-   ``--by-id``) are signed in ``--workers`` processes and turned into
-   ready-to-send JSON bodies.
+   ``--by-id``) are signed in ``--workers`` processes and base64-encoded.
 2. The generator subscribes to the node's block stream (SSE
    ``/api/v1/stream``, blocks only) and notes the local time each block
    arrives.
-3. ``--concurrency`` connections POST the bodies to ``/api/v1/txs`` (the API
-   has no batch route), each as soon as the previous answer arrives or, with
-   ``--rate``, at a fixed offered rate. Each connection is its own
+3. ``--concurrency`` connections POST them, one per request to
+   ``/api/v1/txs`` or, with ``--batch N``, N per request to
+   ``/api/v1/txs/batch``, each request as soon as the previous answer arrives
+   or, with ``--rate``, at a fixed offered rate. Each connection is its own
    ``httpx.AsyncClient`` (``--client httpx``, the default) or a minimal
    keep-alive HTTP/1.1 writer (``--client raw``, a tenth of the client CPU, so
    the generator takes less of a 2-core machine from the node). A ``503 busy``
-   (pool full) is retried after ``BUSY_RETRY_S``. The send time of every
-   transaction is kept; ``--node-pid`` also records the node's CPU time.
+   (pool full; per transaction in a batch) is retried after ``BUSY_RETRY_S``.
+   The send time of every transaction is kept; ``--node-pid`` also records the
+   node's CPU time.
 4. After the last transaction has committed, every block of the run is read
    (``GET /api/v1/blocks/{height}``) for its transaction ids, count and header
    time.
@@ -124,7 +125,7 @@ def kv_set_args(rng: random.Random) -> dict[str, Any]:
 
 
 def _sign_chunk(job: tuple[str, str, str, int, int, bool]) -> list[tuple[bytes, bytes]]:
-    """Worker: sign ``count`` transactions; (tx id, JSON request body) each."""
+    """Worker: sign ``count`` transactions; (tx id, base64 of the wire bytes) each."""
     net_dir, identity_name, chain_id, count, seed, by_id = job
     identity = Identity.from_network(net_dir, identity_name)
     rng = random.Random(seed)
@@ -139,8 +140,7 @@ def _sign_chunk(job: tuple[str, str, str, int, int, bool]) -> list[tuple[bytes, 
             nonce=rng.randbytes(16),
             include_cert=not by_id,
         )
-        body = b'{"tx":"' + base64.b64encode(tx.encoded) + b'"}'
-        out.append((tx.id, body))
+        out.append((tx.id, base64.b64encode(tx.encoded)))
     return out
 
 
@@ -153,7 +153,7 @@ def presign(
     by_id: bool = False,
     seed: int | None = None,
 ) -> list[tuple[bytes, bytes]]:
-    """``count`` signed ``kv.set`` transactions as (tx id, request body), signed in ``workers`` processes."""
+    """``count`` signed ``kv.set`` transactions as (tx id, base64 wire bytes), signed in ``workers`` processes."""
     seed = random.SystemRandom().getrandbits(64) if seed is None else seed
     chunks = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
     jobs = [
@@ -199,6 +199,8 @@ class LoadResult:
     """Tx id -> ``time.time()`` at the start of its (last) POST."""
     rejected: dict[str, int] = field(default_factory=dict)
     busy_retries: int = 0
+    batch: int = 0
+    """Transactions per request (0: one per request to ``/txs``)."""
     blocks: list[BlockSeen] = field(default_factory=list)
     client_cpu_s: float = 0.0
     """CPU seconds the generator process used while sending."""
@@ -310,44 +312,81 @@ CLIENTS: dict[str, type[_RawConnection] | type[_HttpxConnection]] = {
 
 async def _send_all(
     url: str,
-    bodies: Sequence[tuple[bytes, bytes]],
+    txs: Sequence[tuple[bytes, bytes]],
     concurrency: int,
     rate: float | None,
     result: LoadResult,
     client_kind: str,
+    batch: int = 0,
 ) -> None:
-    """``concurrency`` senders, each on its own connection, taking the next body in turn."""
+    """``concurrency`` senders, each on its own connection, taking the next transactions in turn.
+
+    ``batch`` 0 posts each transaction to ``/txs``; otherwise up to ``batch``
+    per request go to ``/txs/batch`` (those refused as ``busy`` are resent).
+    """
     next_index = 0
     start = time.perf_counter()
+    take = max(1, batch)
 
     async def sender() -> None:
         nonlocal next_index
-        connection = CLIENTS[client_kind](url, API + "/txs")
+        connection = CLIENTS[client_kind](url, API + ("/txs/batch" if batch else "/txs"))
         try:
-            while next_index < len(bodies):
+            while next_index < len(txs):
                 index = next_index
-                next_index += 1
+                next_index += take
                 if rate is not None:
                     delay = start + index / rate - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                tx_id, body = bodies[index]
-                while True:
-                    result.sent_s[tx_id] = time.time()
-                    status, content = await connection.post(body)
-                    if status == 503:
-                        result.busy_retries += 1
+                pending = list(txs[index : index + take])
+                while pending:
+                    pending = await _post(connection, pending, batch > 0, result)
+                    if pending:
                         await asyncio.sleep(BUSY_RETRY_S)
-                        continue
-                    if status != 202:
-                        code = _error_code(status, content)
-                        result.rejected[code] = result.rejected.get(code, 0) + 1
-                        result.sent_s.pop(tx_id, None)
-                    break
         finally:
             await connection.close()
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+async def _post(
+    connection: _RawConnection | _HttpxConnection,
+    txs: list[tuple[bytes, bytes]],
+    batch: bool,
+    result: LoadResult,
+) -> list[tuple[bytes, bytes]]:
+    """Send ``txs`` in one request; return those to resend (refused as busy)."""
+    now = time.time()
+    for tx_id, _ in txs:
+        result.sent_s[tx_id] = now
+    if batch:
+        body = b'{"txs":["' + b'","'.join(b64 for _, b64 in txs) + b'"]}'
+    else:
+        body = b'{"tx":"' + txs[0][1] + b'"}'
+    status, content = await connection.post(body)
+    if status == 503:
+        result.busy_retries += len(txs)
+        return txs
+    if batch and status == 200:
+        retry = []
+        for tx, outcome in zip(txs, json.loads(content)["results"], strict=True):
+            if outcome.get("tx_id") is not None:
+                continue
+            code = outcome["error"]["code"]
+            if code == "busy":
+                retry.append(tx)
+                result.busy_retries += 1
+            else:
+                result.rejected[code] = result.rejected.get(code, 0) + 1
+                result.sent_s.pop(tx[0], None)
+        return retry
+    if status != 202 or batch:
+        code = _error_code(status, content)
+        result.rejected[code] = result.rejected.get(code, 0) + len(txs)
+        for tx_id, _ in txs:
+            result.sent_s.pop(tx_id, None)
+    return []
 
 
 def _error_code(status: int, content: bytes) -> str:
@@ -399,21 +438,23 @@ def machine_busy_s() -> float:
 
 async def run_load(
     url: str,
-    bodies: Sequence[tuple[bytes, bytes]],
+    txs: Sequence[tuple[bytes, bytes]],
     concurrency: int,
     rate: float | None = None,
     drain_timeout_s: float = 120.0,
     node_pid: int | None = None,
     client_kind: str = "httpx",
     py_spy: tuple[Path, float] | None = None,
+    batch: int = 0,
 ) -> LoadResult:
-    """Send ``bodies`` to the node at ``url``; wait until they commit; read the run's blocks.
+    """Send ``txs`` (id, base64) to the node at ``url``; wait until they commit; read the blocks.
 
     With ``node_pid`` (a node on this machine) the node's CPU time during the
     sending is recorded too. ``client_kind`` is a key of ``CLIENTS``. With
     ``py_spy`` (output file, samples per second) and ``node_pid``, ``py-spy
     record --threads --gil -f raw`` samples the node from the first send until
-    the pool is empty (``breakdown`` reads the file).
+    the pool is empty (``breakdown`` reads the file). ``batch`` > 0 sends that
+    many transactions per request to ``/txs/batch``.
     """
     _skip_sniffio_probe()
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
@@ -422,13 +463,14 @@ async def run_load(
         ready = asyncio.Event()
         watcher = asyncio.create_task(_watch_blocks(client, url, seen, ready))
         await asyncio.wait_for(ready.wait(), 10)
-        result = LoadResult(url, client_kind, len(bodies), concurrency, rate, time.time(), 0.0)
+        result = LoadResult(url, client_kind, len(txs), concurrency, rate, time.time(), 0.0)
+        result.batch = batch
         result.start_height = start_height
         spy = None if py_spy is None or node_pid is None else _start_py_spy(node_pid, *py_spy)
         cpu = time.process_time()
         node_cpu = None if node_pid is None else process_cpu_s(node_pid)
         machine_cpu = machine_busy_s()
-        await _send_all(url, bodies, concurrency, rate, result, client_kind)
+        await _send_all(url, txs, concurrency, rate, result, client_kind, batch)
         result.end_s = time.time()
         result.client_cpu_s = time.process_time() - cpu
         result.machine_cpu_s = machine_busy_s() - machine_cpu
@@ -487,6 +529,7 @@ def summarize(result: LoadResult, warmup_s: float) -> dict[str, Any]:
         "txs_offered": result.txs,
         "txs_committed": committed,
         "concurrency": result.concurrency,
+        "batch": result.batch,
         "offered_rate_tps": result.rate,
         "rejected": result.rejected,
         "busy_retries": result.busy_retries,
@@ -818,12 +861,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     network = load_network(net_dir)
     url = args.url or network.node(None).api_url
     started = time.perf_counter()
-    bodies = presign(
+    txs = presign(
         net_dir, args.identity, network.chain_id, args.txs, args.workers, args.by_id, args.seed
     )
     sign_s = time.perf_counter() - started
     print(
-        f"signed {len(bodies)} txs in {sign_s:.1f} s with {args.workers} processes; "
+        f"signed {len(txs)} txs in {sign_s:.1f} s with {args.workers} processes; "
         f"sending to {url} over {args.concurrency} connections"
         + (f" at {args.rate:g} tx/s" if args.rate else ""),
         file=sys.stderr,
@@ -831,19 +874,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = asyncio.run(
         run_load(
             url,
-            bodies,
+            txs,
             args.concurrency,
             args.rate,
             node_pid=args.node_pid,
             client_kind=args.client,
             py_spy=None if args.py_spy is None else (Path(args.py_spy), args.py_spy_rate),
+            batch=args.batch,
         )
     )
     summary = summarize(result, args.warmup_s)
     summary["presign_s"] = round(sign_s, 1)
     summary["workers"] = args.workers
     summary["by_id"] = args.by_id
-    summary["tx_body_bytes_mean"] = round(statistics.fmean(len(b) for _, b in bodies), 1)
+    summary["tx_base64_bytes_mean"] = round(statistics.fmean(len(b) for _, b in txs), 1)
     summary["loadgen_maxrss_mib"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
@@ -900,6 +944,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--concurrency", type=int, default=64, help="concurrent connections")
     run.add_argument(
         "--client", choices=sorted(CLIENTS), default="httpx", help="HTTP client to send with"
+    )
+    run.add_argument(
+        "--batch", type=int, default=0, help="transactions per request to /txs/batch (0: /txs)"
     )
     run.add_argument("--rate", type=float, help="offered tx/s (default: as fast as answered)")
     run.add_argument("--warmup-s", type=float, default=5.0, help="seconds left out at the start")
