@@ -25,7 +25,7 @@ import click
 import httpx
 
 from jinglian.cli._base import emit, json_option
-from jinglian.client import Client, Network, load_network
+from jinglian.client import Client, Network, find_network_dir, load_network
 from jinglian.client.network import NETWORK_FILE
 from jinglian.types.errors import ConfigError, JinglianError, Timeout
 
@@ -38,13 +38,25 @@ STOP_TIMEOUT_S = 15.0
 """How long a node gets to stop after SIGTERM before SIGKILL."""
 LOG_TAIL_LINES = 5
 
+DEFAULT_DIR = Path(".devnet")
+
+
+def _resolve_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """``--dir``, else ``.devnet`` if it exists, else the network directory around the cwd."""
+    if value is not None:
+        return value
+    if (DEFAULT_DIR / NETWORK_FILE).is_file():
+        return DEFAULT_DIR
+    return find_network_dir() or DEFAULT_DIR
+
+
 dir_option = click.option(
     "--dir",
     "net_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="Network directory.",
+    default=None,
+    callback=_resolve_dir,
+    help="Network directory [default: .devnet, or the network directory you are in].",
 )
 
 
