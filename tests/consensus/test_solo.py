@@ -22,6 +22,11 @@ class FakeApp:
     """Transaction counts of the blocks the pool can fill, oldest first."""
     committed: list[tuple[FakeProposal, Commit]] = field(default_factory=list)
 
+    full: bool = False
+
+    def is_block_full(self) -> bool:
+        return self.full
+
     def wait_for_txs(self, timeout_s: float) -> bool:
         return bool(self.waiting)
 
@@ -96,3 +101,9 @@ def test_stop_ends_run() -> None:
     solo.stop()
     solo.run()
     assert app.committed == []
+
+
+def test_full_pool_builds_without_waiting() -> None:
+    app, clock = FakeApp(waiting=[10], full=True), FakeClock()
+    assert make(app, clock).step()
+    assert clock.slept == 0

@@ -8,6 +8,7 @@ service call and renders the record with ``jinglian.api.render``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Annotated, Any
@@ -51,6 +52,8 @@ STATE_KEY_CHARS_MAX = 1024
 STATE_VALUE_BYTES_MAX = 16 * 1024 * 1024
 """Largest stored value the state route decodes for display."""
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BATCH_YIELD_EVERY = 64
+"""Transactions a batch admits before letting the event loop serve others."""
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed input (`invalid_input`, `decode_error`)."},
@@ -155,6 +158,8 @@ def _add_tx_routes(router: APIRouter, services: NodeServices) -> None:
         """Admit each transaction on its own; one outcome per transaction, in order."""
         results: list[dict[str, Any]] = []
         for index, text in enumerate(body.txs):
+            if index and index % BATCH_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let other requests and the stream run
             try:
                 tx_id = services.submit_tx(decode_b64(text, f"txs[{index}]"))
             except JinglianError as exc:

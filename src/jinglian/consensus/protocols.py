@@ -40,6 +40,10 @@ class Application(Protocol):
         """Make the block final with its commit certificate, durably."""
         ...
 
+    def is_block_full(self) -> bool:
+        """True if the transactions waiting already fill a block (no point waiting for more)."""
+        ...
+
     def wait_for_txs(self, timeout_s: float) -> bool:
         """Block until transactions wait or ``timeout_s`` passes; True if any wait."""
         ...

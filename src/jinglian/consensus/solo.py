@@ -2,7 +2,7 @@
 
 For development and single-organisation chains. The lone validator builds a
 block from the pool (after waiting at most ``block_interval_ms`` for more
-transactions to gather), signs a precommit over it and commits: its one
+transactions to gather, unless they already fill a block), signs a precommit over it and commits: its one
 signature is the block's commit certificate. Idle, it produces no blocks unless
 the chain asks for empty blocks.
 """
@@ -53,7 +53,8 @@ class Solo:
             return False
         if self._stopping:
             return False
-        self._clock.sleep(self._interval_s)
+        if not self._app.is_block_full():
+            self._clock.sleep(self._interval_s)
         proposal = self._app.propose_block(self._clock.now_ms())
         if proposal is None or (proposal.tx_count == 0 and not self._empty_blocks):
             return False

@@ -84,6 +84,11 @@ class EventHub:
         for loop, future in waiters:
             _call_soon(loop, _set_result, future, TxOutcome(height=None, error=error))
 
+    @property
+    def has_subscribers(self) -> bool:
+        """True if anyone listens to the stream (so items are worth building)."""
+        return bool(self._subscribers)
+
     def publish(self, items: list[StreamItem]) -> None:
         """Queue stream items for matching subscribers (any thread)."""
         with self._lock:

@@ -105,7 +105,16 @@ class Node:
         self.metrics.on_block(proposal, len(self.mempool))
         for tx in proposal.block.txs:
             self.events.resolve(tx.id, TxOutcome(height=proposal.height, error=None))
-        self.events.publish(_stream_items(proposal))
+        if self.events.has_subscribers:
+            self.events.publish(_stream_items(proposal))
+
+    def is_block_full(self) -> bool:
+        """True if the pool holds at least a block's worth of transactions."""
+        params = self.ledger.config().params
+        return (
+            len(self.mempool) >= params.block_txs_max
+            or self.mempool.size_bytes >= params.block_bytes_max
+        )
 
     def wait_for_txs(self, timeout_s: float) -> bool:
         """Block the consensus thread until transactions wait."""
