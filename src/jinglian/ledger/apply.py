@@ -118,6 +118,8 @@ class BlockResult:
     hash: bytes
     """Hash of the block header."""
     receipts: tuple[Receipt, ...]
+    encoded_receipts: tuple[bytes, ...]
+    """Canonical encoding of each receipt (the receipt-root leaves), computed once."""
     state_changes: dict[bytes, bytes | None]
     """Raw state key -> value (``None`` deletes) after the whole block."""
     tree_writes: list[tuple[bytes, bytes]]
@@ -179,11 +181,12 @@ def build_block(chain: ChainView, txs: Sequence[Tx], time_ms: int, proposer: byt
         chain, state, txs, head.height + 1, time_ms, strict=False
     )
     state_root, tree_writes = chain.compute_state_root(head.state_root, state.pending)
-    header = make_header(chain, head, time_ms, proposer, included, receipts, state_root)
+    encoded_receipts = [encode_receipt(r) for r in receipts]
+    header = make_header(chain, head, time_ms, proposer, included, encoded_receipts, state_root)
     return _result(
         chain,
         Block(header=header, txs=tuple(included)),
-        receipts,
+        (receipts, encoded_receipts),
         state,
         tree_writes,
         key_changes,
@@ -200,17 +203,18 @@ def apply_block(chain: ChainView, block: Block) -> BlockResult:
         chain, state, block.txs, block.header.height, block.header.time_ms, strict=True
     )
     state_root, tree_writes = chain.compute_state_root(head.state_root, state.pending)
+    encoded_receipts = [encode_receipt(r) for r in receipts]
     expected = make_header(
         chain,
         head,
         block.header.time_ms,
         block.header.proposer,
         list(block.txs),
-        receipts,
+        encoded_receipts,
         state_root,
     )
     verify_commitments(expected, block.header)
-    return _result(chain, block, receipts, state, tree_writes, key_changes, [])
+    return _result(chain, block, (receipts, encoded_receipts), state, tree_writes, key_changes, [])
 
 
 def process_header(chain: ChainView, head: Head, header: Header) -> None:
@@ -287,7 +291,7 @@ def make_header(
     time_ms: int,
     proposer: bytes,
     txs: Sequence[Tx],
-    receipts: Sequence[Receipt],
+    encoded_receipts: Sequence[bytes],
     state_root: bytes,
 ) -> Header:
     """The header committing to this block's transactions, outcomes and post-state."""
@@ -297,7 +301,7 @@ def make_header(
         time_ms=time_ms,
         prev_hash=head.hash,
         tx_root=merkle_root(chain.suite_hash, [tx.encoded for tx in txs]),
-        receipt_root=merkle_root(chain.suite_hash, [encode_receipt(r) for r in receipts]),
+        receipt_root=merkle_root(chain.suite_hash, encoded_receipts),
         state_root=state_root,
         validators_hash=chain.validators_hash(),
         proposer=proposer,
@@ -315,7 +319,7 @@ def verify_commitments(expected: Header, received: Header) -> None:
 def _result(
     chain: ChainView,
     block: Block,
-    receipts: list[Receipt],
+    receipts: tuple[list[Receipt], list[bytes]],
     state: BlockState,
     tree_writes: list[tuple[bytes, bytes]],
     key_changes: list[tuple[bytes, int]],
@@ -324,7 +328,8 @@ def _result(
     return BlockResult(
         block=block,
         hash=chain.suite_hash(encode_header(block.header)),
-        receipts=tuple(receipts),
+        receipts=tuple(receipts[0]),
+        encoded_receipts=tuple(receipts[1]),
         state_changes=state.pending,
         tree_writes=tree_writes,
         key_changes=key_changes,

@@ -132,7 +132,7 @@ class Ledger:
         batch.put(keys.commit_key(height), encode_commit(commit))
         batch.put(
             keys.receipts_key(height),
-            codec.encode_trusted([encode_receipt(r) for r in result.receipts]),
+            codec.encode_trusted(list(result.encoded_receipts)),
         )
         batch.put(keys.block_hash_key(result.hash), keys.height_bytes(height))
         self._index_txs(batch, result)
