@@ -79,7 +79,7 @@ def tx() -> None:
 
     \b
     Example:
-      jinglian tx invoke kv put --args '{"key": "a", "value": 1}'
+      jinglian tx invoke kv set --args '{"key": "a", "value": 1}'
     """
 
 
@@ -107,8 +107,8 @@ def tx_invoke(
 
     \b
     Example:
-      jinglian tx invoke kv put --args '{"key": "a", "value": 1}'
-      jinglian tx invoke kv put --args '{"key": "b", "value": "x"}' --no-wait --json
+      jinglian tx invoke kv set --args '{"key": "a", "value": 1}'
+      jinglian tx invoke kv set --args '{"key": "b", "value": "x"}' --no-wait --json
     """
     args = parse_args_json(args_json)
     with Target(**target).client(sign=True) as client:

@@ -25,7 +25,7 @@ def cli() -> None:
 
     \b
     Example:
-      jinglian init mynet --orgs 4
+      jinglian init mynet --orgs 1 --consensus solo
       jinglian node start mynet/nodes/node1
       cd mynet && jinglian chain info
     """

@@ -9,7 +9,7 @@ genesis file. ``load_network`` reads the ``network.json`` that
     from jinglian.client import Client
 
     with Client.from_network("mynet", identity="org1/client") as client:
-        result = client.invoke("kv", "put", {"key": "a", "value": 1})
+        result = client.invoke("kv", "set", {"key": "a", "value": 1})
         print(result.height, result.status)
         state = client.get_state("kv", "a", verify=True)
 
