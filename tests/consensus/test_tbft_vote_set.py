@@ -76,15 +76,17 @@ def test_other_step_is_ignored() -> None:
     assert len(votes) == 0
 
 
-def test_equivocation_is_reported_once_and_not_counted() -> None:
+def test_equivocation_is_reported_once_and_counted_for_its_block_only() -> None:
     votes = VoteSet(1, 0, "prevote", FOUR)
     first, second, third = vote(b"v1", A), vote(b"v1", B), vote(b"v1", NIL)
     votes.add(first)
     assert votes.add(second) == Equivocation(first=first, second=second)
     assert votes.add(third) is None
     assert votes.get_vote(b"v1") == first
-    assert votes.get_power_for(B) == 0
+    assert votes.get_power_for(B) == 1
+    assert votes.get_power_for(NIL) == 0
     assert len(votes) == 1
+    assert [v.validator for v in votes.get_votes_for(B)] == [b"v1"]
 
 
 def test_size_is_bounded_by_validators() -> None:

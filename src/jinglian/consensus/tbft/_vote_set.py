@@ -2,9 +2,13 @@
 
 A ``VoteSet`` keeps at most one vote per validator (the first it sees), so it
 is bounded by the size of the validator set. A second vote from the same
-validator for a different block hash is equivocation: the set keeps the first
-vote, ignores the second, and returns both as ``Equivocation`` evidence (once
-per validator). Signatures are the caller's business: only verified votes may
+validator for a different block hash is equivocation: the set returns both as
+``Equivocation`` evidence (once per validator) and also counts the second vote
+toward its own block's tally (never toward "any"), because an equivocator's
+two signed votes may both be honest nodes' only way to reach a quorum that
+others already reached; quorum intersection still holds, since a Byzantine
+validator can always show each node the vote it likes. At most
+``VOTES_PER_VALIDATOR_MAX`` votes of one validator are kept. Signatures are the caller's business: only verified votes may
 be added. Power thresholds follow the paper: "2f+1" means more than two thirds
 of the total voting power, "f+1" more than one third.
 """
@@ -16,7 +20,10 @@ from dataclasses import dataclass
 
 from jinglian.types.consensus import Vote, VoteKind
 
-__all__ = ["Equivocation", "VoteSet"]
+__all__ = ["VOTES_PER_VALIDATOR_MAX", "Equivocation", "VoteSet"]
+
+VOTES_PER_VALIDATOR_MAX = 2
+"""The first vote and one conflicting vote; later conflicting votes are ignored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class VoteSet:
         self._powers = dict(validators)
         self._total_power = sum(self._powers.values())
         self._votes: dict[bytes, Vote] = {}
+        self._by_block: dict[bytes, dict[bytes, Vote]] = {}
         self._power_by_block: dict[bytes, int] = {}
         self._voted_power = 0
         self._equivocators: set[bytes] = set()
@@ -60,15 +68,18 @@ class VoteSet:
         earlier = self._votes.get(vote.validator)
         if earlier is None:
             self._votes[vote.validator] = vote
-            self._power_by_block[vote.block_hash] = (
-                self._power_by_block.get(vote.block_hash, 0) + power
-            )
+            self._count_for_block(vote, power)
             self._voted_power += power
             return None
         if earlier.block_hash == vote.block_hash or vote.validator in self._equivocators:
             return None
         self._equivocators.add(vote.validator)
+        self._count_for_block(vote, power)
         return Equivocation(first=earlier, second=vote)
+
+    def _count_for_block(self, vote: Vote, power: int) -> None:
+        self._by_block.setdefault(vote.block_hash, {})[vote.validator] = vote
+        self._power_by_block[vote.block_hash] = self._power_by_block.get(vote.block_hash, 0) + power
 
     def get_vote(self, validator: bytes) -> Vote | None:
         """The counted vote of ``validator``, if any."""
@@ -76,10 +87,8 @@ class VoteSet:
 
     def get_votes_for(self, block_hash: bytes) -> list[Vote]:
         """The counted votes for ``block_hash``, sorted by validator id."""
-        return sorted(
-            (v for v in self._votes.values() if v.block_hash == block_hash),
-            key=lambda v: v.validator,
-        )
+        votes = self._by_block.get(block_hash, {})
+        return [votes[validator] for validator in sorted(votes)]
 
     def get_power_for(self, block_hash: bytes) -> int:
         """Total power of the votes for ``block_hash``."""
