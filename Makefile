@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NET_DIR ?= .devnet
 
-.PHONY: run test lint typecheck unit bench setup clean help
+.PHONY: run test lint typecheck unit bench simulate setup clean help
 
 help:
 	@echo "make run    - set up and start a local network"
 	@echo "make test   - set up, lint, type-check and run the whole test suite"
 	@echo "make lint   - ruff and mypy --strict on the core packages"
 	@echo "make bench  - run the benchmarks (results go to docs/benchmarks.md by hand)"
+	@echo "make simulate SEEDS=N - run the BFT consensus simulation over N seeds"
 
 setup: $(STAMP)
 
@@ -36,6 +37,11 @@ unit: setup
 
 bench: setup
 	$(BIN)/pytest -q -p no:xdist -m benchmark --benchmark-only tests/benchmarks
+
+SEEDS ?= 1000
+
+simulate: setup
+	$(BIN)/python -m jinglian.testing.sim --seeds $(SEEDS)
 
 run: setup
 	$(BIN)/jinglian devnet up --nodes 1 --dir $(NET_DIR)
