@@ -26,7 +26,6 @@ through governance needs the newer configuration passed as ``genesis``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from jinglian.client.records import (
     parse_receipt,
     parse_tx_body,
 )
-from jinglian.crypto import get_suite, load_certificate, verify_merkle_proof
+from jinglian.crypto import get_suite, verify_merkle_proof
 from jinglian.crypto.state_proof import decode_state_proof, verify_state_proof
 from jinglian.types import (
     ChainConfig,
@@ -52,11 +51,10 @@ from jinglian.types import (
     decode_receipt,
     decode_tx,
     encode_header,
-    vote_sign_bytes,
 )
-from jinglian.types.config import compute_validators_hash
 from jinglian.types.errors import DecodeError, InvalidBlock, InvalidInput, WrongChain
 from jinglian.types.jsonval import from_json
+from jinglian.types.validators import validate_commit, validator_set_of
 
 __all__ = [
     "VerifiedBlock",
@@ -127,33 +125,8 @@ class VerifiedQuery:
     """The block whose state root the proofs verify against."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Validator:
-    name: str
-    power: int
-    cert: Any
-
-
-@functools.lru_cache(maxsize=16)
-def _validator_set(genesis: ChainConfig) -> dict[bytes, _Validator]:
-    """Validator id (certificate id) to validator, for a genesis document."""
-    result: dict[bytes, _Validator] = {}
-    for info in genesis.validators:
-        cert = load_certificate(info.cert.encode())
-        result[cert.cert_id] = _Validator(info.name, info.power, cert)
-    return result
-
-
 def _hash_fn(genesis: ChainConfig) -> Any:
     return get_suite(genesis.crypto).hash
-
-
-@functools.lru_cache(maxsize=16)
-def _validators_hash(genesis: ChainConfig) -> bytes:
-    """``H(canonical CBOR of [[validator id, power], ...])`` in genesis order."""
-    ids = {v.name: vid for vid, v in _validator_set(genesis).items()}
-    pairs = [(ids[v.name], v.power) for v in genesis.validators]
-    return compute_validators_hash(_hash_fn(genesis), pairs)
 
 
 def verify_block_evidence(
@@ -173,33 +146,11 @@ def verify_block_evidence(
         raise InvalidBlock("header hash does not match the commit's block hash")
     if commit.height != header.height:
         raise InvalidBlock(f"commit is for height {commit.height}, header for {header.height}")
-    if header.validators_hash != _validators_hash(genesis):
+    if header.validators_hash != validator_set_of(genesis).hash:
         raise InvalidBlock("header's validators hash is not the genesis validator set's hash")
-    signers, power, total = _check_signatures(commit, genesis)
+    signers, power = validate_commit(genesis, commit)
+    total = validator_set_of(genesis).total_power
     return VerifiedBlock(header, block_hash, commit, signers, power, total)
-
-
-def _check_signatures(commit: Commit, genesis: ChainConfig) -> tuple[tuple[str, ...], int, int]:
-    validators = _validator_set(genesis)
-    message = vote_sign_bytes(genesis.chain_id, commit.height, commit.round, commit.block_hash)
-    seen: list[str] = []
-    power = 0
-    for sig in commit.signatures:
-        validator = validators.get(sig.validator)
-        if validator is None:
-            raise InvalidBlock(f"commit is signed by {sig.validator.hex()}, not a validator")
-        if validator.name in seen:
-            raise InvalidBlock(f"commit holds two signatures of validator {validator.name}")
-        if not validator.cert.public_key.verify(sig.signature, message):
-            raise InvalidBlock(f"commit signature of validator {validator.name} does not verify")
-        seen.append(validator.name)
-        power += validator.power
-    total = sum(v.power for v in validators.values())
-    if 3 * power <= 2 * total:
-        raise InvalidBlock(
-            f"commit is signed by {power} of {total} voting power; more than 2/3 is needed"
-        )
-    return tuple(seen), power, total
 
 
 def verify_tx_record(record: Mapping[str, Any], genesis: ChainConfig) -> VerifiedTx:

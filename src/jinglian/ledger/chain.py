@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinglian.crypto import Suite, get_suite, load_certificate, merkle_proof
+from jinglian.crypto import Suite, get_suite, merkle_proof
 from jinglian.crypto.state_proof import StateProof
 from jinglian.ledger import keys
 from jinglian.ledger.apply import BlockResult, Head, TxExecutor
@@ -36,8 +36,9 @@ from jinglian.types import (
     encode_receipt,
     parse_chain_config,
 )
-from jinglian.types.config import compute_genesis_hash, compute_validators_hash
+from jinglian.types.config import compute_genesis_hash
 from jinglian.types.errors import ConfigError, NotFound
+from jinglian.types.validators import validator_set_of
 
 __all__ = ["Ledger", "TxLocation", "load_genesis"]
 
@@ -63,7 +64,7 @@ class Ledger:
         self.genesis = genesis
         self.genesis_hash = compute_genesis_hash(self.suite.hash, genesis)
         self._config = genesis
-        self._validators_hash = self._compute_validators_hash(genesis)
+        self._validators_hash = validator_set_of(genesis).hash
         self.authenticator = TxAuthenticator(
             self.suite, self.config, self.registered_cert, self.is_revoked
         )
@@ -292,10 +293,6 @@ class Ledger:
         batch.put(keys.HEAD, _encode_head(head))
         self.kv.write(batch, sync=True)
         return head
-
-    def _compute_validators_hash(self, config: ChainConfig) -> bytes:
-        ids = [(load_certificate(v.cert.encode()).cert_id, v.power) for v in config.validators]
-        return compute_validators_hash(self.suite.hash, ids)
 
 
 def load_genesis(document: bytes) -> ChainConfig:

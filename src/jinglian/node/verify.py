@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinglian.crypto import get_suite, load_certificate
+from jinglian.crypto import get_suite
 from jinglian.ledger import Ledger, apply_block, load_genesis
 from jinglian.node.config import load_node_config
 from jinglian.node.executor import ContractExecutor
 from jinglian.storage.kv import MemoryKV
 from jinglian.storage.lmdb_kv import LmdbKV
-from jinglian.types import ChainConfig, Commit, vote_sign_bytes
+from jinglian.types import ChainConfig, Commit
 from jinglian.types.errors import InvalidBlock
+from jinglian.types.validators import validate_commit
 
 __all__ = ["ChainReport", "verify_chain", "verify_commit", "verify_node_dir"]
 
@@ -71,24 +72,4 @@ def verify_chain(stored: Ledger, genesis: ChainConfig) -> ChainReport:
 
 def verify_commit(ledger: Ledger, commit: Commit) -> None:
     """Raise unless ``commit`` holds valid precommits of more than 2/3 of the voting power."""
-    config = ledger.config()
-    powers = {}
-    keys = {}
-    for validator in config.validators:
-        cert = load_certificate(validator.cert.encode())
-        powers[cert.cert_id] = validator.power
-        keys[cert.cert_id] = cert.public_key
-    message = vote_sign_bytes(config.chain_id, commit.height, commit.round, commit.block_hash)
-    signed = 0
-    seen: set[bytes] = set()
-    for sig in commit.signatures:
-        if sig.validator in seen or sig.validator not in keys:
-            raise InvalidBlock(f"commit {commit.height} has an unknown or repeated validator")
-        if not keys[sig.validator].verify(sig.signature, message):
-            raise InvalidBlock(f"commit {commit.height} has a bad signature")
-        seen.add(sig.validator)
-        signed += powers[sig.validator]
-    if 3 * signed <= 2 * sum(powers.values()):
-        raise InvalidBlock(
-            f"commit {commit.height} lacks signatures of more than 2/3 of the voting power"
-        )
+    validate_commit(ledger.config(), commit)
