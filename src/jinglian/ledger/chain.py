@@ -9,6 +9,7 @@ events and key history. It is the ``ChainView`` the state transition reads.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -214,7 +215,7 @@ class Ledger:
     def state_root_at(self, height: int) -> bytes:
         """State root after the block at ``height`` (genesis state for 0)."""
         if height == 0:
-            return self._genesis_state_root()
+            return self._genesis_state_root
         header = self.get_header(height)
         if header is None:
             raise NotFound(f"no block at height {height}; the head is {self._head.height}")
@@ -274,6 +275,7 @@ class Ledger:
             keys.state_key(keys.CONFIG_CONTRACT, "config"): codec.encode(self.genesis.to_value())
         }
 
+    @functools.cached_property
     def _genesis_state_root(self) -> bytes:
         root, _ = self.tree.compute_update(EMPTY_ROOT, self._genesis_changes())
         return root

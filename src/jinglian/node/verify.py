@@ -18,11 +18,11 @@ from jinglian.node.config import load_node_config
 from jinglian.node.executor import ContractExecutor
 from jinglian.storage.kv import MemoryKV
 from jinglian.storage.lmdb_kv import LmdbKV
-from jinglian.types import ChainConfig, Commit
+from jinglian.types import ChainConfig
 from jinglian.types.errors import InvalidBlock
 from jinglian.types.validators import validate_commit
 
-__all__ = ["ChainReport", "verify_chain", "verify_commit", "verify_node_dir"]
+__all__ = ["ChainReport", "verify_chain", "verify_node_dir"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def verify_chain(stored: Ledger, genesis: ChainConfig) -> ChainReport:
         commit = stored.get_commit(height)
         if block is None or commit is None:
             raise InvalidBlock(f"block or commit {height} is missing from the store")
-        verify_commit(replay, commit)
+        validate_commit(replay.config(), commit)
         result = apply_block(replay, block)
         if result.hash != commit.block_hash:
             raise InvalidBlock(f"block {height} hash differs from its commit")
@@ -68,8 +68,3 @@ def verify_chain(stored: Ledger, genesis: ChainConfig) -> ChainReport:
     if head.hash != stored.head().hash:
         raise InvalidBlock("replayed head differs from the stored head")
     return ChainReport(height=head.height, txs=txs, head_hash=head.hash, state_root=head.state_root)
-
-
-def verify_commit(ledger: Ledger, commit: Commit) -> None:
-    """Raise unless ``commit`` holds valid precommits of more than 2/3 of the voting power."""
-    validate_commit(ledger.config(), commit)
