@@ -172,6 +172,10 @@ class Ledger:
         raw = self.kv.get(keys.block_key(height)) if height >= 1 else None
         return None if raw is None else decode_block(raw, self.suite.hash)
 
+    def get_block_bytes(self, height: int) -> bytes | None:
+        """The committed block at ``height`` in its stored (wire) encoding."""
+        return self.kv.get(keys.block_key(height)) if height >= 1 else None
+
     def get_header(self, height: int) -> Header | None:
         """The committed header at ``height``."""
         block = self.get_block(height)

@@ -90,6 +90,10 @@ class Mempool:
         with self._lock:
             self._arrived.notify_all()
 
+    def get(self, tx_id: bytes) -> Tx | None:
+        """The waiting transaction with this id, if any."""
+        return self._txs.get(tx_id)
+
     def __contains__(self, tx_id: bytes) -> bool:
         return tx_id in self._txs
 

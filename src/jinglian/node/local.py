@@ -63,6 +63,7 @@ class LocalServices:
             "node": self.node.config.name,
             "height": head.height,
             "mempool_txs": len(self.node.mempool),
+            **(self.node.replica.status() if self.node.replica is not None else {}),
             "uptime_s": (time.time_ns() // 1_000_000 - self.node.started_ms) // 1000,
         }
 
@@ -70,7 +71,7 @@ class LocalServices:
         """Decode and admit a transaction; returns its id."""
         try:
             tx = decode_tx(data, self.ledger.suite_hash, self.ledger.config().params.tx_bytes_max)
-            self.node.mempool.add(tx)
+            self.node.submit_tx(tx)
         except JinglianError as exc:
             self.node.metrics.txs_rejected.labels(code=exc.code).inc()
             raise

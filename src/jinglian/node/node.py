@@ -23,9 +23,11 @@ from jinglian.node.events import EventHub, TxOutcome
 from jinglian.node.executor import ContractExecutor
 from jinglian.node.lock import DataDirLock
 from jinglian.node.metrics import NodeMetrics
+from jinglian.node.replica import Replica
 from jinglian.node.services import StreamItem
 from jinglian.storage.lmdb_kv import LmdbKV
 from jinglian.types import ChainConfig, Commit, Tx
+from jinglian.types.consensus import Proposal, Vote
 from jinglian.types.errors import ConfigError, CryptoError
 from jinglian.types.jsonval import to_json
 
@@ -33,6 +35,7 @@ __all__ = ["Node"]
 
 log = logging.getLogger("jinglian.node")
 GENESIS_BYTES_MAX = 4 * 1024 * 1024
+MISBEHAVIOUR_KEPT_MAX = 1_000
 
 
 class Node:
@@ -55,7 +58,14 @@ class Node:
             self.metrics = NodeMetrics()
             self.metrics.height.set(self.ledger.head().height)
             self.started_ms = time.time_ns() // 1_000_000
-            self._consensus = self._make_consensus()
+            self.misbehaviour: list[tuple[Proposal | Vote, Proposal | Vote]] = []
+            """Conflicting signed messages of validators seen by this node (bounded)."""
+            self.replica: Replica | None = None
+            self._consensus: Solo | None = None
+            if self.genesis.consensus.type == "tbft":
+                self.replica = Replica(self)
+            else:
+                self._consensus = self._make_solo()
         except BaseException:
             if hasattr(self, "kv"):
                 self.kv.close()
@@ -66,14 +76,23 @@ class Node:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the consensus thread."""
-        self._thread = threading.Thread(target=self._consensus.run, name="consensus", daemon=True)
-        self._thread.start()
+        """Start consensus (and, on a BFT chain, the peer network)."""
+        if self.replica is not None:
+            self.replica.start()
+        else:
+            assert self._consensus is not None
+            self._thread = threading.Thread(
+                target=self._consensus.run, name="consensus", daemon=True
+            )
+            self._thread.start()
         log.info("node %s started at height %d", self.config.name, self.ledger.head().height)
 
     def stop(self) -> None:
         """Stop consensus after the block in progress and close the store."""
-        self._consensus.stop()
+        if self.replica is not None:
+            self.replica.stop()
+        if self._consensus is not None:
+            self._consensus.stop()
         self.mempool.wake()
         if self._thread is not None:
             self._thread.join(timeout=30)
@@ -89,12 +108,16 @@ class Node:
         if not txs and not params.empty_blocks:
             return None
         result = build_block(self.ledger, txs, time_ms, self.cert.cert_id)
+        self.forget_dropped(result)
+        return result
+
+    def forget_dropped(self, result: BlockResult) -> None:
+        """Drop from the pool, and report, the transactions a block build left out."""
         if result.dropped:
             self.mempool.remove(tx.id for tx, _ in result.dropped)
             for tx, error in result.dropped:
                 self.events.resolve(tx.id, TxOutcome(height=None, error=error))
                 self.metrics.txs_dropped.inc()
-        return result
 
     def commit_block(self, proposal: BlockResult, commit: Commit) -> None:
         """Commit durably, then release the pool and tell waiters and subscribers."""
@@ -122,6 +145,17 @@ class Node:
 
     # -- admission ---------------------------------------------------------------------------
 
+    def submit_tx(self, tx: Tx) -> None:
+        """Admit a transaction from a client and pass it on to the peers."""
+        self.mempool.add(tx)
+        if self.replica is not None:
+            self.replica.gossip(tx)
+
+    def record_misbehaviour(self, first: Proposal | Vote, second: Proposal | Vote) -> None:
+        """Keep evidence of a validator that signed two conflicting messages."""
+        if len(self.misbehaviour) < MISBEHAVIOUR_KEPT_MAX:
+            self.misbehaviour.append((first, second))
+
     def _admit(self, tx: Tx) -> None:
         now_ms = time.time_ns() // 1_000_000
         check_tx(self.ledger, tx, now_ms, set())
@@ -140,10 +174,7 @@ class Node:
             raise ConfigError("node signing key does not match its certificate")
         return key, cert
 
-    def _make_consensus(self) -> Solo:
-        consensus = self.genesis.consensus.type
-        if consensus != "solo":
-            raise ConfigError(f"consensus {consensus!r} is not available in this build; use solo")
+    def _make_solo(self) -> Solo:
         validator = self.genesis.validators[0]
         if load_certificate(validator.cert.encode()).cert_id != self.cert.cert_id:
             raise ConfigError(
