@@ -6,6 +6,9 @@ and ``on_timeout`` return lists of actions (``Broadcast``, ``ScheduleTimeout``,
 ``ProposeBlock``, ``Decide``, ``ReportMisbehaviour``) that its single owner
 carries out. Vote counting lives in ``_vote_set`` (``VoteSet``, bounded by the
 validator set). Messages are ``jinglian.types.consensus.Proposal`` and ``Vote``.
+``on_start(height, validators, signed)`` takes the validator set of each height
+and, after a restart, this validator's WAL entries (``jinglian.consensus.wal``),
+so that it never signs two different messages for one (height, round, kind).
 """
 
 from jinglian.consensus.tbft._vote_set import Equivocation, VoteSet

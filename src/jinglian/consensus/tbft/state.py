@@ -19,7 +19,24 @@ Ordering rules:
   ``height + 1`` are dropped: their blocks can only be judged once ``height`` is
   committed, so the owner re-delivers them.
 - After ``Decide`` the machine ignores its height; the owner commits the block
-  and calls ``on_start(height + 1)``.
+  and calls ``on_start(height + 1, validators)``. The validator set changes only
+  there, at a height boundary: ``validators`` is the set of the new height.
+- This validator never signs two different proposals, or two different votes
+  of one kind, in one round of a height. Everything it signs at the current
+  height is kept by (round, kind) (``signed_messages``); when a rule would sign
+  again for a (round, kind) already signed, the recorded message is sent (and
+  counted) again instead, whatever block the rule chose now.
+- Restart: the owner writes every message this validator signs to its WAL
+  before sending it (``jinglian.consensus.wal``) and, after a crash, passes the
+  entries back as ``on_start(height, signed=entries)``. The machine restores
+  what it signed at ``height``: those messages are re-broadcast at once and
+  counted as its own. A restored proposal counts as one whose block is not
+  known to be valid, so the owner should re-deliver it (``on_proposal`` with
+  its verdict) right after ``on_start``; it is never built again. The lock is
+  the highest-round non-nil precommit (``lock_of``), and so is the valid value.
+  The machine resumes at the highest round it signed in or an ``EnteredStep``
+  names, in the step its own votes of that round show (prevote or precommit
+  sent: that step; nothing sent: propose, where the timeout leads on as usual).
 - Memory per height is bounded: one ``VoteSet`` per (kind, round) for rounds up
   to ``round + ROUNDS_AHEAD_MAX``, each bounded by the validator set, and few
   proposals per round (see ``on_proposal``).
@@ -27,8 +44,9 @@ Ordering rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
+from typing import TypeAlias
 
 from jinglian.consensus.tbft._vote_set import Equivocation, VoteSet
 from jinglian.consensus.tbft.actions import (
@@ -41,6 +59,13 @@ from jinglian.consensus.tbft.actions import (
     ScheduleTimeout,
     TimeoutKind,
 )
+from jinglian.consensus.wal import (
+    EnteredStep,
+    SignedKind,
+    SignedProposal,
+    WalEntry,
+    lock_of,
+)
 from jinglian.types import Commit, CommitSignature, ConsensusParams
 from jinglian.types.block import HASH_BYTES
 from jinglian.types.consensus import (
@@ -52,6 +77,7 @@ from jinglian.types.consensus import (
     proposal_sign_bytes,
     vote_sign_bytes_of,
 )
+from jinglian.types.errors import ConfigError
 
 __all__ = [
     "FUTURE_VOTES_MAX",
@@ -65,6 +91,9 @@ ROUNDS_AHEAD_MAX = 64
 """Messages for rounds further than this ahead of the current round are dropped."""
 FUTURE_VOTES_MAX = 4096
 """Votes for the next height kept until it starts; later ones are dropped."""
+
+_SignedKey: TypeAlias = tuple[int, SignedKind]
+"""(round, kind) of a message this validator signed."""
 
 
 class Step(IntEnum):
@@ -103,11 +132,9 @@ class Tbft:
         sign: Callable[[bytes], bytes],
         verify: Callable[[bytes, bytes, bytes], bool],
     ) -> None:
-        assert validators and all(p > 0 for p in validators.values()), "need positive powers"
         self._chain_id = chain_id
         self._me = validator_id
-        self._validators = dict(validators)
-        self._total_power = sum(self._validators.values())
+        self._set_validators(validators)
         self._params = params
         self._sign = sign
         self._verify = verify
@@ -120,15 +147,37 @@ class Tbft:
 
     # Inputs -------------------------------------------------------------------------
 
-    def on_start(self, height: int) -> list[Action]:
-        """Start deciding ``height`` (after the previous height is committed).
+    def on_start(
+        self,
+        height: int,
+        validators: Mapping[bytes, int] | None = None,
+        signed: Sequence[WalEntry] = (),
+    ) -> list[Action]:
+        """Start deciding ``height``: after the previous height is committed, or after a restart.
 
-        Triggers: node start (height after the last committed block), or the
-        owner having committed the block of a ``Decide``.
+        Triggers: node start or restart (the height after the last committed
+        block), or the owner having committed the block of a ``Decide``.
+
+        ``validators``, if given, is the validator set of ``height`` and stays in
+        force until the next call that gives one; votes buffered for ``height``
+        are checked against it. ``signed`` is this validator's WAL after a
+        restart (entries of other heights are ignored): the machine re-sends
+        what it signed at ``height``, takes back its lock and resumes in the
+        round it had reached (see the module docstring). Raises ``ConfigError``
+        if an entry of ``height`` was signed by another validator (the WAL of
+        another node).
         """
         assert height > self.height, "heights only grow"
+        if validators is not None:
+            self._set_validators(validators)
         self._reset_height(height)
-        self._start_round(0)
+        resume_round = self._restore(signed)
+        self._start_round(resume_round)
+        if self._resume_step():
+            # Its own votes may already be a quorum (a validator holding over 2/3 of
+            # the power: lines 34, 44, 47). In the propose step there is nothing to
+            # do yet: a restored proposal waits for the owner's verdict on its block.
+            self._process(self.round)
         buffered, self._future_votes = self._future_votes, []
         for vote in buffered:
             if vote.height == height:
@@ -169,13 +218,16 @@ class Tbft:
         round_ = proposal.round
         known = self._proposals.setdefault(round_, {})
         if proposal.block_hash in known:
-            return []
-        if known:
+            # A duplicate, unless it now brings the verdict "valid" for a block
+            # whose validity was unknown (a restored own proposal, re-delivered).
+            if known[proposal.block_hash][1] or not block_is_valid:
+                return []
+        elif known:
             first = next(iter(known.values()))[0]
             self._report(ConflictingProposals(first=first, second=proposal))
             if not self._has_one_third_for(round_, proposal.block_hash):
                 return self._take_actions()
-        known[proposal.block_hash] = (proposal, block_is_valid)
+        self._keep_proposal(proposal, block_is_valid)
         self._note_sender(round_, proposal.proposer)
         self._process(round_)
         return self._take_actions()
@@ -223,6 +275,11 @@ class Tbft:
     # Reads --------------------------------------------------------------------------
 
     @property
+    def signed_messages(self) -> tuple[Proposal | Vote, ...]:
+        """What this validator signed at the current height (restored ones first), in order."""
+        return tuple(self._signed.values())
+
+    @property
     def locked(self) -> tuple[bytes | None, int]:
         """``(locked_value, locked_round)``; ``(None, -1)`` when unlocked."""
         return self._locked_value, self._locked_round
@@ -245,6 +302,11 @@ class Tbft:
 
     # Round changes ------------------------------------------------------------------
 
+    def _set_validators(self, validators: Mapping[bytes, int]) -> None:
+        assert validators and all(p > 0 for p in validators.values()), "need positive powers"
+        self._validators = dict(validators)
+        self._total_power = sum(self._validators.values())
+
     def _reset_height(self, height: int) -> None:
         self.height = height
         self.round = 0
@@ -258,36 +320,111 @@ class Tbft:
         self._votes: dict[tuple[VoteKind, int], VoteSet] = {}
         self._senders: dict[int, set[bytes]] = {}
         self._fired: set[tuple[str, int]] = set()
+        self._signed: dict[_SignedKey, Proposal | Vote] = {}
+
+    def _restore(self, entries: Sequence[WalEntry]) -> int:
+        """Take back what this validator signed at this height before a restart; return the round to resume.
+
+        Every message of the height is recorded as signed, re-broadcast (peers
+        may never have got it) and counted as this validator's own; a proposal's
+        block validity is unknown until the owner re-delivers it. The lock (and
+        the valid value) is the highest-round non-nil precommit (line 36 locks
+        exactly when it precommits). The round to resume is the highest one
+        signed in or named by an ``EnteredStep``.
+        """
+        resume_round = 0
+        for entry in entries:
+            if isinstance(entry, EnteredStep):
+                if entry.height == self.height:
+                    resume_round = max(resume_round, entry.round)
+                continue
+            message = entry.proposal if isinstance(entry, SignedProposal) else entry.vote
+            if message.height != self.height:
+                continue
+            self._validate_own(message)
+            self._signed[_signed_key(message)] = message
+            resume_round = max(resume_round, message.round)
+        self._locked_value, self._locked_round = lock_of(entries, self.height)
+        self._valid_value, self._valid_round = self._locked_value, self._locked_round
+        for message in self._signed.values():
+            self._actions.append(Broadcast(message))
+            self._count_own(message, is_valid=False)
+        return resume_round
+
+    def _validate_own(self, message: Proposal | Vote) -> None:
+        signer = message.proposer if isinstance(message, Proposal) else message.validator
+        if signer != self._me:
+            raise ConfigError(
+                f"the WAL holds a message of height {message.height} signed by {signer.hex()}, "
+                f"not by this validator {self._me.hex()}: is it another node's WAL?"
+            )
+
+    def _resume_step(self) -> bool:
+        """Move to the step this validator's own votes of the round show it had reached; True if moved."""
+        # Its prevote (precommit) of the resumed round shows that line 22, 28 or
+        # 57 (36, 44 or 61) had already run.
+        if (self.round, "precommit") in self._signed:
+            self.step = Step.PRECOMMIT
+        elif (self.round, "prevote") in self._signed:
+            self.step = Step.PREVOTE
+        return self.step != Step.PROPOSE
 
     def _start_round(self, round_: int) -> None:
-        # Line 11: StartRound. Triggers: on_start (round 0), the precommit
-        # timeout (round + 1), f+1 messages of a later round (line 55).
+        # Line 11: StartRound. Triggers: on_start (round 0, or after a restart the
+        # round it had reached), the precommit timeout (round + 1), f+1 messages
+        # of a later round (line 55).
         self.round = round_
         self.step = Step.PROPOSE
         if self._proposer(round_) == self._me and not self._proposals.get(round_):
-            if self._valid_value is not None:
+            if self._valid_value is not None and self._valid_round < round_:
                 self._send_proposal(self._valid_value, self._valid_round)
             else:
                 self._actions.append(ProposeBlock(self.height, round_))
         self._schedule("propose", round_)
 
     def _send_proposal(self, block_hash: bytes, pol_round: int) -> None:
-        unsigned = Proposal(self.height, self.round, block_hash, pol_round, self._me, b"")
-        signature = self._sign(proposal_sign_bytes(self._chain_id, unsigned))
-        proposal = Proposal(self.height, self.round, block_hash, pol_round, self._me, signature)
-        self._actions.append(Broadcast(proposal))
-        self._proposals.setdefault(self.round, {})[block_hash] = (proposal, True)
-        self._note_sender(self.round, self._me)
+        """Sign and send the proposal of the current round for a block known to be valid.
 
-    def _cast(self, kind: VoteKind, block_hash: bytes) -> None:
+        If a proposal of this round was already signed (before a restart), that
+        one is sent again instead: a second one would be equivocation.
+        """
+        proposal = self._signed.get((self.round, "proposal"))
+        if proposal is None:
+            unsigned = Proposal(self.height, self.round, block_hash, pol_round, self._me, b"")
+            signature = self._sign(proposal_sign_bytes(self._chain_id, unsigned))
+            proposal = Proposal(self.height, self.round, block_hash, pol_round, self._me, signature)
+            self._signed[(self.round, "proposal")] = proposal
+        assert isinstance(proposal, Proposal), "a proposal is recorded under 'proposal'"
+        self._actions.append(Broadcast(proposal))
+        self._count_own(proposal, is_valid=proposal.block_hash == block_hash)
+
+    def _cast(self, kind: VoteKind, block_hash: bytes) -> bytes:
+        """Sign and send this validator's vote of ``kind`` in the current round; return its block hash.
+
+        If a vote of this (round, kind) was already signed (before a restart),
+        that one is sent and counted again instead, whatever ``block_hash`` is:
+        a second, different vote would be equivocation.
+        """
         if self._me not in self._validators:
-            return
-        unsigned = Vote(kind, self.height, self.round, block_hash, self._me, b"")
-        signature = self._sign(vote_sign_bytes_of(self._chain_id, unsigned))
-        vote = Vote(kind, self.height, self.round, block_hash, self._me, signature)
+            return block_hash
+        vote = self._signed.get((self.round, kind))
+        if vote is None:
+            unsigned = Vote(kind, self.height, self.round, block_hash, self._me, b"")
+            signature = self._sign(vote_sign_bytes_of(self._chain_id, unsigned))
+            vote = Vote(kind, self.height, self.round, block_hash, self._me, signature)
+            self._signed[(self.round, kind)] = vote
+        assert isinstance(vote, Vote), "a vote is recorded under a vote kind"
         self._actions.append(Broadcast(vote))
-        self._get_votes(kind, self.round).add(vote)
-        self._note_sender(self.round, self._me)
+        self._count_own(vote, is_valid=False)
+        return vote.block_hash
+
+    def _count_own(self, message: Proposal | Vote, is_valid: bool) -> None:
+        """Count a message this validator sent, as peers will (``is_valid``: of a proposal's block)."""
+        if isinstance(message, Proposal):
+            self._keep_proposal(message, is_valid)
+        else:
+            self._get_votes(message.kind, message.round).add(message)
+        self._note_sender(message.round, self._me)
 
     # The upon-rules -----------------------------------------------------------------
 
@@ -358,8 +495,11 @@ class Tbft:
             return False
         self._fired.add(("lock", self.round))
         if self.step == Step.PREVOTE:
-            self._locked_value, self._locked_round = value, self.round
-            self._cast("precommit", value)
+            # Lock on what was precommitted: ``value``, unless a precommit of this
+            # round signed before a restart was sent again instead.
+            precommitted = self._cast("precommit", value)
+            if precommitted != NIL:
+                self._locked_value, self._locked_round = precommitted, self.round
             self.step = Step.PRECOMMIT
         self._valid_value, self._valid_round = value, self.round
         return True
@@ -459,6 +599,15 @@ class Tbft:
         entry = self._proposals.get(round_, {}).get(block_hash)
         return entry is not None and entry[1]
 
+    def _keep_proposal(self, proposal: Proposal, is_valid: bool) -> None:
+        """Keep a proposal of its round; a block's validity, once known to be true, stays true."""
+        known = self._proposals.setdefault(proposal.round, {})
+        earlier = known.get(proposal.block_hash)
+        if earlier is None:
+            known[proposal.block_hash] = (proposal, is_valid)
+        elif is_valid and not earlier[1]:
+            known[proposal.block_hash] = (earlier[0], True)
+
     def _has_one_third_for(self, round_: int, block_hash: bytes) -> bool:
         return any(
             self._get_votes(kind, round_).get_power_for(block_hash) * 3 > self._total_power
@@ -472,7 +621,8 @@ class Tbft:
         return self._votes[key]
 
     def _note_sender(self, round_: int, validator: bytes) -> None:
-        self._senders.setdefault(round_, set()).add(validator)
+        if validator in self._validators:
+            self._senders.setdefault(round_, set()).add(validator)
 
     def _proposer(self, round_: int) -> bytes:
         return compute_proposer(self._validators, self.height, round_)
@@ -487,3 +637,9 @@ class Tbft:
     def _take_actions(self) -> list[Action]:
         actions, self._actions = self._actions, []
         return actions
+
+
+def _signed_key(message: Proposal | Vote) -> _SignedKey:
+    if isinstance(message, Proposal):
+        return message.round, "proposal"
+    return message.round, message.kind
