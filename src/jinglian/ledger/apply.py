@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 
+EVIDENCE_CALL = ("consensus", "report_misbehaviour")
+"""The one call consensus nodes may sign (besides the roles of ``Policy.tx_roles``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """The latest committed block as the state transition needs it."""
@@ -154,7 +158,11 @@ def check_tx(chain: ChainView, tx: Tx, time_ms: int, in_block: set[bytes]) -> tu
     validate_tx_window(config, tx, time_ms)
     if tx.id in in_block or chain.is_committed(tx.id):
         raise DuplicateTransaction(f"transaction {tx.id.hex()} is already on chain")
-    return chain.authenticator.authenticate(tx, time_ms, config.policy.tx_roles)
+    roles = config.policy.tx_roles
+    if (tx.body.contract, tx.body.method) == EVIDENCE_CALL:
+        # A validator's node reports equivocation evidence with its own consensus identity.
+        roles = (*roles, "consensus")
+    return chain.authenticator.authenticate(tx, time_ms, roles)
 
 
 def validate_tx_window(config: ChainConfig, tx: Tx, time_ms: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinglian.execution import CallContext, Runtime, Sender, get_gas_used
 from jinglian.execution.system.chain_config import CHAIN_CONFIG
+from jinglian.execution.system.consensus import CONSENSUS
 from jinglian.execution.system.identity import IDENTITY
 from jinglian.ledger import Outcome, Signer, StateView
 from jinglian.types import Event, Tx
@@ -35,7 +36,9 @@ class ContractExecutor:
     def _runtime(self) -> Runtime:
         runtime: Runtime | None = getattr(self._local, "runtime", None)
         if runtime is None:
-            runtime = self._local.runtime = Runtime(self._hash_fn, natives=[IDENTITY, CHAIN_CONFIG])
+            runtime = self._local.runtime = Runtime(
+                self._hash_fn, natives=[IDENTITY, CHAIN_CONFIG, CONSENSUS]
+            )
         return runtime
 
     def execute(

@@ -10,12 +10,15 @@ subscribers. ``run_node`` adds the REST API and runs until SIGINT or SIGTERM.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from jinglian.consensus import Solo, SystemClock
 from jinglian.crypto import Certificate, PrivateKey, Suite, get_suite, load_certificate
+from jinglian.execution.system.consensus import CONSENSUS_NAME, REPORT_METHOD
 from jinglian.ledger import BlockResult, Ledger, build_block, check_tx, load_genesis
 from jinglian.mempool import Mempool
 from jinglian.node.config import NodeConfig
@@ -26,9 +29,9 @@ from jinglian.node.metrics import NodeMetrics
 from jinglian.node.replica import Replica
 from jinglian.node.services import StreamItem
 from jinglian.storage.lmdb_kv import LmdbKV
-from jinglian.types import ChainConfig, Commit, Tx
-from jinglian.types.consensus import Proposal, Vote
-from jinglian.types.errors import ConfigError, CryptoError
+from jinglian.types import ChainConfig, Commit, Endorsement, Tx, TxBody, encode_tx_body, make_tx
+from jinglian.types.consensus import Proposal, Vote, encode_proposal, encode_vote
+from jinglian.types.errors import ConfigError, CryptoError, JinglianError
 from jinglian.types.jsonval import to_json
 
 __all__ = ["Node"]
@@ -36,6 +39,11 @@ __all__ = ["Node"]
 log = logging.getLogger("jinglian.node")
 GENESIS_BYTES_MAX = 4 * 1024 * 1024
 MISBEHAVIOUR_KEPT_MAX = 1_000
+REPORT_INTERVAL_HEIGHTS = 100
+"""A node puts a validator's offences on chain at most once per this many heights (a liar that
+equivocates at every height would otherwise make every block carry reports)."""
+OWN_TX_EXPIRY_MS = 120_000
+"""Transactions the node signs itself (evidence reports) expire after this."""
 
 
 class Node:
@@ -60,6 +68,8 @@ class Node:
             self.started_ms = time.time_ns() // 1_000_000
             self.misbehaviour: list[tuple[Proposal | Vote, Proposal | Vote]] = []
             """Conflicting signed messages of validators seen by this node (bounded)."""
+            self._reported: dict[bytes, int] = {}
+            """Validator id -> head height when this node last reported it."""
             self.replica: Replica | None = None
             self._consensus: Solo | None = None
             if self.genesis.consensus.type == "tbft":
@@ -152,9 +162,48 @@ class Node:
             self.replica.gossip(tx)
 
     def record_misbehaviour(self, first: Proposal | Vote, second: Proposal | Vote) -> None:
-        """Keep evidence of a validator that signed two conflicting messages."""
-        if len(self.misbehaviour) < MISBEHAVIOUR_KEPT_MAX:
-            self.misbehaviour.append((first, second))
+        """Keep evidence of a validator that signed two conflicting messages, and put it on chain.
+
+        The node signs a ``consensus.report_misbehaviour`` call with its own
+        consensus identity, at most once per ``REPORT_INTERVAL_HEIGHTS`` per
+        validator; every honest node that saw the offence does, the first one
+        included is recorded and the others fail as duplicates.
+        """
+        offender = _offence_key(first)[0]
+        height = self.ledger.head().height
+        last = self._reported.get(offender)
+        if last is not None and height < last + REPORT_INTERVAL_HEIGHTS:
+            return
+        self._reported[offender] = height
+        if len(self.misbehaviour) >= MISBEHAVIOUR_KEPT_MAX:
+            self.misbehaviour.pop(0)
+        self.misbehaviour.append((first, second))
+        kind = "proposal" if isinstance(first, Proposal) else "vote"
+        encode = encode_proposal if kind == "proposal" else encode_vote
+        args = {"first": encode(first), "second": encode(second), "kind": kind}  # type: ignore[arg-type]
+        tx = self._sign_own_tx(CONSENSUS_NAME, REPORT_METHOD, args)
+        try:
+            self.submit_tx(tx)
+        except JinglianError as exc:
+            log.warning("could not submit misbehaviour evidence: %s", exc.message)
+            return
+        log.warning("submitted misbehaviour evidence in transaction %s", tx.id.hex())
+
+    def _sign_own_tx(self, contract: str, method: str, args: dict[str, Any]) -> Tx:
+        now_ms = time.time_ns() // 1_000_000
+        body = TxBody(
+            chain_id=self.genesis.chain_id,
+            sender=self.cert.cert_id,
+            contract=contract,
+            method=method,
+            args=args,
+            nonce=os.urandom(16),
+            timestamp_ms=now_ms,
+            expires_ms=now_ms + OWN_TX_EXPIRY_MS,
+        )
+        payload = encode_tx_body(body)
+        endorsement = Endorsement(signer=self.cert.der, signature=self.key.sign(payload))
+        return make_tx(self.suite.hash, payload, (endorsement,))
 
     def _admit(self, tx: Tx) -> None:
         now_ms = time.time_ns() // 1_000_000
@@ -222,6 +271,12 @@ def _stream_items(result: BlockResult) -> list[StreamItem]:
                 )
             )
     return items
+
+
+def _offence_key(message: Proposal | Vote) -> tuple[bytes, int, int, str]:
+    if isinstance(message, Proposal):
+        return message.proposer, message.height, message.round, "proposal"
+    return message.validator, message.height, message.round, message.kind
 
 
 def _read(path: Path, max_bytes: int) -> bytes:

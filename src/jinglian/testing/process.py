@@ -100,9 +100,12 @@ def make_solo_network(tmp_path: Path, crypto: str = "default", name: str = "net"
 class NodeProcess:
     """One node of a network directory, run as a child process; restartable."""
 
-    def __init__(self, node_dir: Path) -> None:
+    def __init__(self, node_dir: Path, module: str = "jinglian.cli") -> None:
         self.node_dir = node_dir.resolve()
         """The node directory (holds ``node.toml``)."""
+        self.module = module
+        """Module run with ``python -m``: the CLI (``node start``) or a test variant of the node
+        taking the node directory (``jinglian.testing.byzantine``)."""
         config = load_node_config(self.node_dir)
         self.api_url = f"http://{config.api_host}:{config.api_port}"
         """Base URL of the node's REST API."""
@@ -142,8 +145,9 @@ class NodeProcess:
         with self.log_path.open("ab") as log:
             log.write(f"--- jinglian.testing: start #{self.starts} ---\n".encode())
             log.flush()
+            command = ["node", "start"] if self.module == "jinglian.cli" else []
             return subprocess.Popen(
-                [sys.executable, "-m", "jinglian.cli", "node", "start", str(self.node_dir)],
+                [sys.executable, "-m", self.module, *command, str(self.node_dir)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

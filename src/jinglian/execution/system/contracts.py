@@ -57,7 +57,7 @@ REGISTRY_NAME = "contracts"
 ADMIN_ROLE = "admin"
 MIGRATE_METHOD = "migrate"
 RESERVED_NAMES = frozenset(
-    {REGISTRY_NAME, "chain_config", "governance", "identity", "permissions", "system"}
+    {REGISTRY_NAME, "chain_config", "consensus", "governance", "identity", "permissions", "system"}
 )
 """Names kept for native system contracts: no deployed contract may take one."""
 
