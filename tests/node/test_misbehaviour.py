@@ -133,6 +133,6 @@ def test_bad_evidence_refused(node: Node, services: LocalServices, network: Path
 
 
 def test_consensus_identity_may_only_report(node: Node, services: LocalServices) -> None:
-    own = node._sign_own_tx("contracts", "list", {})  # noqa: SLF001
+    own = node._sign_own_tx("contracts", "list", {})
     with pytest.raises(PermissionDenied):
         services.submit_tx(own.encoded)
