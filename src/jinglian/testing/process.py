@@ -39,6 +39,7 @@ __all__ = [
     "NodeProcess",
     "NodeProcessError",
     "find_free_port",
+    "find_free_ports",
     "make_solo_network",
 ]
 
@@ -72,6 +73,16 @@ def find_free_port(rng: random.Random | None = None) -> int:
         if _is_bindable(port):
             return port
     raise NodeProcessError(f"no free port found in {PORT_RANGE} after {PORT_ATTEMPTS_MAX} tries")
+
+
+def find_free_ports(count: int, rng: random.Random | None = None) -> int:
+    """The first of ``count`` consecutive free ports (for ``create_network``'s port bases)."""
+    rng = rng or random.Random()
+    for _ in range(PORT_ATTEMPTS_MAX):
+        base = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - count)
+        if all(_is_bindable(base + i) for i in range(count)):
+            return base
+    raise NodeProcessError(f"no {count} consecutive free ports found in {PORT_RANGE}")
 
 
 def _is_bindable(port: int) -> bool:
