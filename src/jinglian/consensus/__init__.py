@@ -1,7 +1,10 @@
 """Consensus: deciding the next block.
 
-``Solo`` (one validator) is here now; the BFT state machine joins it. Consensus
-reaches the rest of the node only through the protocols in ``protocols.py``.
+``tbft`` (the Tendermint state machine in ``tbft.state``, run by
+``tbft.driver.TbftDriver`` with the WAL of ``wal``) is the chain's BFT
+consensus; ``Solo`` (one validator) is for development. Consensus reaches the
+rest of the node only through protocols: ``protocols.Application`` and
+``Clock`` for solo, ``tbft.driver.TbftApp`` and ``Transport`` for tbft.
 """
 
 from jinglian.consensus.protocols import Application, Clock, Proposal, SystemClock
