@@ -31,6 +31,10 @@ __all__ = ["PeerAddress", "PeerNetwork", "parse_peer_address"]
 log = logging.getLogger("jinglian.network.peers")
 
 START_TIMEOUT_S = 10.0
+PEER_REDIAL_MS_MAX = 1_000
+"""Longest wait before redialling a member peer: a restarted validator must hear from its
+peers within about a second, or it misses proposals and votes (and, as proposer, stalls a
+round); one dial a second to a node that is down costs nothing."""
 DROP_LOG_EVERY = 1000
 """A full send queue is logged once per this many dropped frames."""
 
@@ -149,7 +153,11 @@ class PeerNetwork:
         await self._server.start(*self._listen)
         for address in self._peers:
             client = PeerClient(
-                self._tls, address.host, address.port, server_hostname=address.name or address.host
+                self._tls,
+                address.host,
+                address.port,
+                server_hostname=address.name or address.host,
+                backoff_ms_max=PEER_REDIAL_MS_MAX,
             )
             client.start()
             self._clients.append(client)
