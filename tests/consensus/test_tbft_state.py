@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from jinglian.consensus.tbft import (
+    FUTURE_VOTES_MAX,
+    ROUNDS_AHEAD_MAX,
     Broadcast,
     Decide,
     ProposeBlock,
@@ -265,6 +267,22 @@ def test_votes_for_the_next_height_are_buffered_and_replayed() -> None:
         assert machine.on_vote(vote("prevote", who, NIL, height=2)) == []
     machine.on_start(2)
     # The three buffered nil prevotes are counted: once this node prevotes, it precommits nil.
+    assert my_votes(machine.on_timeout("propose", 2, 0)) == [("prevote", NIL), ("precommit", NIL)]
+
+
+def test_invalid_future_votes_take_no_room_and_one_sender_cannot_fill_the_buffer() -> None:
+    me = replica()
+    machine, _ = node(me)
+    flooder, *honest = others(me)
+    for i in range(FUTURE_VOTES_MAX):
+        forged = Vote("prevote", 2, 0, NIL, honest[i % 2], b"x" * 32)
+        machine.on_vote(forged)
+    for round_ in range(ROUNDS_AHEAD_MAX):
+        machine.on_vote(vote("precommit", flooder, NIL, round_=round_, height=2))
+    for who in honest:
+        machine.on_vote(vote("prevote", who, NIL, height=2))
+    machine.on_start(2)
+    # Both honest nil prevotes were kept: with this node's own, a nil quorum.
     assert my_votes(machine.on_timeout("propose", 2, 0)) == [("prevote", NIL), ("precommit", NIL)]
 
 

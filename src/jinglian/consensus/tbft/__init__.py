@@ -24,6 +24,7 @@ from jinglian.consensus.tbft.actions import (
 )
 from jinglian.consensus.tbft.state import (
     FUTURE_VOTES_MAX,
+    FUTURE_VOTES_PER_VALIDATOR_MAX,
     ROUNDS_AHEAD_MAX,
     Step,
     Tbft,
@@ -32,6 +33,7 @@ from jinglian.consensus.tbft.state import (
 
 __all__ = [
     "FUTURE_VOTES_MAX",
+    "FUTURE_VOTES_PER_VALIDATOR_MAX",
     "ROUNDS_AHEAD_MAX",
     "Action",
     "Broadcast",

@@ -15,7 +15,10 @@ Ordering rules:
 - Messages are verified here with the ``verify`` callable; anything invalid,
   unsigned, from a non-validator, for another height or too far ahead in rounds
   is dropped, never raised on. Votes for ``height + 1`` are buffered (at most
-  ``FUTURE_VOTES_MAX``) and replayed by ``on_start(height + 1)``. Proposals for
+  ``FUTURE_VOTES_MAX``, ``FUTURE_VOTES_PER_VALIDATOR_MAX`` per validator id,
+  signatures checked first so that forgeries take no room) and replayed by
+  ``on_start(height + 1)``, which checks them against that height's validator
+  set. Proposals for
   ``height + 1`` are dropped: their blocks can only be judged once ``height`` is
   committed, so the owner re-delivers them.
 - After ``Decide`` the machine ignores its height; the owner commits the block
@@ -81,6 +84,7 @@ from jinglian.types.errors import ConfigError
 
 __all__ = [
     "FUTURE_VOTES_MAX",
+    "FUTURE_VOTES_PER_VALIDATOR_MAX",
     "ROUNDS_AHEAD_MAX",
     "Step",
     "Tbft",
@@ -91,6 +95,8 @@ ROUNDS_AHEAD_MAX = 64
 """Messages for rounds further than this ahead of the current round are dropped."""
 FUTURE_VOTES_MAX = 4096
 """Votes for the next height kept until it starts; later ones are dropped."""
+FUTURE_VOTES_PER_VALIDATOR_MAX = 16
+"""Of those, the most kept per validator id, so that one sender cannot push out the others."""
 
 _SignedKey: TypeAlias = tuple[int, SignedKind]
 """(round, kind) of a message this validator signed."""
@@ -139,6 +145,7 @@ class Tbft:
         self._sign = sign
         self._verify = verify
         self._future_votes: list[Vote] = []
+        self._future_votes_by: dict[bytes, int] = {}
         self._actions: list[Action] = []
         self.height = 0
         self.round = 0
@@ -179,6 +186,7 @@ class Tbft:
             # do yet: a restored proposal waits for the owner's verdict on its block.
             self._process(self.round)
         buffered, self._future_votes = self._future_votes, []
+        self._future_votes_by.clear()
         for vote in buffered:
             if vote.height == height:
                 self._accept_vote(vote)
@@ -235,13 +243,13 @@ class Tbft:
     def on_vote(self, vote: Vote) -> list[Action]:
         """Count a prevote or precommit from the network.
 
-        Triggers: a vote received from a peer. Votes for the next height are
-        buffered; others are dropped unless they are for this height, within
-        the round window, from a validator, well formed and correctly signed.
+        Triggers: a vote received from a peer. Correctly signed votes for the
+        next height are buffered, within bounds; others are dropped unless they
+        are for this height, within the round window, from a validator, well
+        formed and correctly signed.
         """
         if vote.height == self.height + 1:
-            if len(self._future_votes) < FUTURE_VOTES_MAX:
-                self._future_votes.append(vote)
+            self._buffer_future_vote(vote)
             return []
         if not self._is_current(vote.height, vote.round):
             return []
@@ -564,6 +572,17 @@ class Tbft:
         self._note_sender(vote.round, vote.validator)
         self._process(vote.round)
 
+    def _buffer_future_vote(self, vote: Vote) -> None:
+        # Whether the sender is a validator of the next height is checked once it
+        # starts (its set may differ); size, round and signature can be checked now.
+        count = self._future_votes_by.get(vote.validator, 0)
+        if len(self._future_votes) >= FUTURE_VOTES_MAX or count >= FUTURE_VOTES_PER_VALIDATOR_MAX:
+            return
+        if not 0 <= vote.round <= ROUNDS_AHEAD_MAX or not self._is_signed_vote(vote):
+            return
+        self._future_votes.append(vote)
+        self._future_votes_by[vote.validator] = count + 1
+
     def _is_current(self, height: int, round_: int) -> bool:
         return (
             height == self.height
@@ -584,9 +603,10 @@ class Tbft:
         )
 
     def _is_well_formed_vote(self, vote: Vote) -> bool:
-        if vote.validator not in self._validators or vote.kind not in VOTE_KINDS:
-            return False
-        if len(vote.block_hash) not in (0, HASH_BYTES):
+        return vote.validator in self._validators and self._is_signed_vote(vote)
+
+    def _is_signed_vote(self, vote: Vote) -> bool:
+        if vote.kind not in VOTE_KINDS or len(vote.block_hash) not in (0, HASH_BYTES):
             return False
         message = vote_sign_bytes_of(self._chain_id, vote)
         return bool(vote.signature) and self._verify(vote.validator, message, vote.signature)
