@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinglian.client.records import field
 from jinglian.types import ChainConfig, parse_chain_config
@@ -47,6 +49,8 @@ NETWORK_FILE = "network.json"
 NETWORK_ENV = "JINGLIAN_NET"
 """Environment variable naming the network directory."""
 MANIFEST_BYTES_MAX = 4 * 1024 * 1024
+NODE_PROBE_TIMEOUT_S = 0.5
+"""How long choosing a node waits for one node's API port to accept a connection."""
 GENESIS_BYTES_MAX = 16 * 1024 * 1024
 
 
@@ -106,9 +110,13 @@ class Network:
     """Identity used when none is named."""
 
     def node(self, name: str | None = None) -> NodeEntry:
-        """The named node, or the first one; ``ConfigError`` if unknown."""
+        """The named node; ``ConfigError`` if unknown.
+
+        Unnamed, the first node whose API port accepts a connection (the first
+        node if none does), so commands keep working while node1 is down.
+        """
         if name is None:
-            return self.nodes[0]
+            return _first_reachable(self.nodes)
         for node in self.nodes:
             if node.name == name:
                 return node
@@ -126,6 +134,26 @@ class Network:
     def load_genesis(self) -> ChainConfig:
         """The chain configuration from the genesis file."""
         return load_genesis(self.genesis_path)
+
+
+def _first_reachable(nodes: tuple[NodeEntry, ...]) -> NodeEntry:
+    if len(nodes) == 1:
+        return nodes[0]
+    for node in nodes:
+        if _accepts_connections(node.api_url):
+            return node
+    return nodes[0]
+
+
+def _accepts_connections(api_url: str) -> bool:
+    try:
+        url = urlsplit(api_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        address = (url.hostname or "127.0.0.1", port)
+        with socket.create_connection(address, timeout=NODE_PROBE_TIMEOUT_S):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def load_genesis(path: Path) -> ChainConfig:
