@@ -44,7 +44,7 @@ simulate: setup
 	$(BIN)/python -m jinglian.testing.sim --seeds $(SEEDS)
 
 run: setup
-	$(BIN)/jinglian devnet up --nodes 1 --dir $(NET_DIR)
+	$(BIN)/jinglian devnet up --nodes 4 --dir $(NET_DIR)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
