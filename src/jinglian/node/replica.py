@@ -99,7 +99,9 @@ GOSSIP_FLUSH_MS = 10
 STATUS_INTERVAL_MS = 1_000
 """How often a node tells its peers its head (also after every commit)."""
 SYNC_TIMEOUT_MS = 5_000
-"""A block sync request unanswered for this long is sent again (to the best peer)."""
+"""Block sync requests unanswered for this long are sent again (to the best peer)."""
+SYNC_PIPELINE = 2
+"""Block sync requests (of ``SYNC_BLOCKS_MAX`` blocks) in flight at once."""
 INGEST_QUEUE_MAX = 4_096
 """Peer messages waiting for the ingest thread; beyond it they are dropped."""
 BLOCK_TIME_DRIFT_MS_MAX = 10_000
@@ -112,7 +114,9 @@ WAL_FILE = "consensus.wal"
 @dataclass(slots=True)
 class _SyncState:
     inflight_until: float = 0.0
-    """Monotonic time until which the outstanding request is awaited."""
+    """Monotonic time until which the outstanding requests are awaited."""
+    requested_to: int = 0
+    """Highest height asked for by the outstanding requests."""
     best_height: int = 0
     """Highest head a peer reported."""
     best_peer: PeerIdentity | None = None
@@ -138,6 +142,7 @@ class Replica:
             INGEST_QUEUE_MAX
         )
         self._sync = _SyncState()
+        self._sync_lock = threading.Lock()
         self._peers: dict[bytes, Status] = {}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -369,6 +374,7 @@ class Replica:
                 elif message_type == MessageType.SYNC_BLOCKS:
                     synced = decode_sync_blocks(payload, self._hash)
                     self.driver.call(functools.partial(self._apply_synced, peer, synced.blocks))
+                    self._request_sync()
                 elif message_type == MessageType.EVIDENCE:
                     self._on_evidence(decode_evidence(payload))
             except JinglianError as exc:
@@ -444,16 +450,26 @@ class Replica:
     # -- block sync -----------------------------------------------------------
 
     def _request_sync(self) -> None:
-        now = time.monotonic()
-        peer = self._sync.best_peer
-        head = self.ledger.head().height
-        if peer is None or self._sync.best_height <= head or now < self._sync.inflight_until:
-            return
-        count = min(SYNC_BLOCKS_MAX, self._sync.best_height - head)
-        self._sync.inflight_until = now + SYNC_TIMEOUT_MS / 1000
-        self.network.send_to(
-            peer, MessageType.SYNC_REQUEST, encode_sync_request(SyncRequest(head + 1, count))
-        )
+        """Ask the best peer for the next blocks; up to ``SYNC_PIPELINE`` requests stay in flight
+        so the peer reads and sends the next batch while this node applies the last one."""
+        with self._sync_lock:
+            now = time.monotonic()
+            sync = self._sync
+            peer = sync.best_peer
+            head = self.ledger.head().height
+            if now >= sync.inflight_until:
+                sync.requested_to = head
+            start = max(head, sync.requested_to) + 1
+            if peer is None or start > sync.best_height:
+                return
+            if sync.requested_to - head >= SYNC_PIPELINE * SYNC_BLOCKS_MAX:
+                return
+            count = min(SYNC_BLOCKS_MAX, sync.best_height - start + 1)
+            sync.requested_to = start + count - 1
+            sync.inflight_until = now + SYNC_TIMEOUT_MS / 1000
+            self.network.send_to(
+                peer, MessageType.SYNC_REQUEST, encode_sync_request(SyncRequest(start, count))
+            )
 
     def _apply_synced(self, peer: PeerIdentity, blocks: tuple[tuple[Block, Commit], ...]) -> None:
         for block, commit in blocks:
@@ -474,7 +490,6 @@ class Replica:
             self.node.commit_block(result, commit)
             self.stats["blocks_synced"] += 1
         self._forget_below(self.ledger.head().height + 1)
-        self._sync.inflight_until = 0.0
         self._send_status()
         self._request_sync()
 
