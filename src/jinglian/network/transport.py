@@ -372,21 +372,27 @@ class PeerClient:
                 if not self._queue:
                     self._queued.clear()
                     queued = asyncio.create_task(self._queued.wait())
-                    await asyncio.wait({closed, queued}, return_when=asyncio.FIRST_COMPLETED)
-                    queued.cancel()
+                    try:
+                        await asyncio.wait({closed, queued}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        queued.cancel()
                     continue
                 if not await self._write(writer, self._queue.popleft()):
                     return
             self._note("peer closed the connection")
         finally:
+            # asyncio.wait rather than a suppressed await, which would swallow a cancellation
+            # of this task; the read's own error (if any) is retrieved and dropped.
             closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError, ssl.SSLError):
-                await closed
+            await asyncio.wait({closed})
+            if not closed.cancelled():
+                closed.exception()
 
     async def _write(self, writer: asyncio.StreamWriter, frame: bytes) -> bool:
         try:
             writer.write(frame)
-            await asyncio.wait_for(writer.drain(), PEER_WRITE_TIMEOUT_MS / 1000)
+            async with asyncio.timeout(PEER_WRITE_TIMEOUT_MS / 1000):
+                await writer.drain()
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             self._note(f"write to {self._host}:{self._port} failed: {exc!r}")
             return False
@@ -425,6 +431,10 @@ def connect(
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close the connection and wait at most a second for it to go."""
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+    # arrives just as the awaited call ends, and PeerClient.close then waits forever.
     writer.close()
-    with contextlib.suppress(ssl.SSLError, OSError, asyncio.TimeoutError):
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    with contextlib.suppress(ssl.SSLError, OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
