@@ -6,19 +6,17 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from jinglian.crypto import get_suite, issue_ca_certificate, issue_certificate, load_certificate
 from jinglian.network.framing import FRAME_BYTES_MAX
-from jinglian.network.tls import PeerIdentity, PeerTls, load_member_cas, load_peer_tls
-from jinglian.network.transport import PEER_SEND_QUEUE_MAX, PeerServer, connect
+from jinglian.network.tls import PeerTls, load_member_cas, load_peer_tls
+from jinglian.network.transport import PEER_SEND_QUEUE_MAX, connect
 from jinglian.node.init import create_network
 from jinglian.types.errors import Busy, ConfigError
-
-HOST = "127.0.0.1"
+from tests.network.support import HOST, Harness, run, until
 
 
 @pytest.fixture(scope="module")
@@ -51,31 +49,6 @@ def _write_identity(out: Path, org: str, role: str, *, ca_org: str | None = None
     return out
 
 
-class Harness:
-    """A server on an ephemeral port that records every delivered frame."""
-
-    def __init__(self, tls: PeerTls) -> None:
-        self.received: list[tuple[PeerIdentity, int, bytes]] = []
-        self.arrived = asyncio.Event()
-        self.server = PeerServer(tls, self._on_message)
-
-    def _on_message(self, peer: PeerIdentity, message_type: int, payload: bytes) -> None:
-        self.received.append((peer, message_type, payload))
-        self.arrived.set()
-
-
-def _run(body: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(body(), 20))
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds * 100)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
 def test_two_nodes_exchange_frames(network: Path) -> None:
     async def body() -> None:
         a, b = load_peer_tls(network / "node1"), load_peer_tls(network / "node2")
@@ -87,7 +60,7 @@ def test_two_nodes_exchange_frames(network: Path) -> None:
         to_a.send(1, b"hello a")
         to_b.send(2, b"hello b")
         to_a.send(3, bytes(100_000))
-        await _until(lambda: len(harness_a.received) == 2 and len(harness_b.received) == 1)
+        await until(lambda: len(harness_a.received) == 2 and len(harness_b.received) == 1)
         peer, message_type, payload = harness_a.received[0]
         assert (peer.org, peer.common_name, message_type, payload) == (
             "org2", "node2", 1, b"hello a",
@@ -101,7 +74,7 @@ def test_two_nodes_exchange_frames(network: Path) -> None:
         await harness_a.server.close()
         await harness_b.server.close()
 
-    _run(body)
+    run(body)
 
 
 async def _refused_by_server(server_tls: PeerTls, client_tls: PeerTls) -> str:
@@ -109,7 +82,7 @@ async def _refused_by_server(server_tls: PeerTls, client_tls: PeerTls) -> str:
     await harness.server.start(HOST, 0)
     client = connect(client_tls, HOST, harness.server.port, backoff_ms_min=50)
     client.send(1, b"let me in")
-    await _until(lambda: harness.server.stats.connections_refused >= 1)
+    await until(lambda: harness.server.stats.connections_refused >= 1)
     await client.close()
     await harness.server.close()
     assert harness.received == []
@@ -127,7 +100,7 @@ def test_invalid_other_network_refused_by_tls(network: Path, other_network: Path
         )
         assert "TLS handshake failed" in reason
 
-    _run(body)
+    run(body)
 
 
 def test_invalid_self_made_ca_claiming_member_org(network: Path, tmp_path: Path) -> None:
@@ -145,13 +118,13 @@ def test_invalid_self_made_ca_claiming_member_org(network: Path, tmp_path: Path)
         intruder_server = Harness(intruder)
         await intruder_server.server.start(HOST, 0)
         client = connect(server_tls, HOST, intruder_server.server.port, backoff_ms_min=50)
-        await _until(lambda: client.stats.connections_refused >= 1)
+        await until(lambda: client.stats.connections_refused >= 1)
         assert "unknown_identity" in client.stats.last_refusal
         assert client.stats.connections_accepted == 0
         await client.close()
         await intruder_server.server.close()
 
-    _run(body)
+    run(body)
 
 
 def test_invalid_bundle_with_two_cas_for_one_org(network: Path, tmp_path: Path) -> None:
@@ -174,7 +147,7 @@ def test_invalid_role_refused(network: Path, tmp_path: Path, role: str) -> None:
         reason = await _refused_by_server(server_tls, load_peer_tls(ident, trust_pem=trust))
         assert "permission_denied" in reason and role in reason
 
-    _run(body)
+    run(body)
 
 
 def test_invalid_revoked_certificate_refused(network: Path) -> None:
@@ -186,7 +159,7 @@ def test_invalid_revoked_certificate_refused(network: Path) -> None:
         reason = await _refused_by_server(server_tls, revoked)
         assert "certificate_revoked" in reason
 
-    _run(body)
+    run(body)
 
 
 def test_oversized_frame_closes_only_that_connection(network: Path) -> None:
@@ -201,7 +174,7 @@ def test_oversized_frame_closes_only_that_connection(network: Path) -> None:
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
-        await _until(lambda: harness.server.stats.protocol_errors == 1)
+        await until(lambda: harness.server.stats.protocol_errors == 1)
         assert "too_large" in harness.server.stats.last_refusal
         good = connect(tls2, HOST, harness.server.port)
         good.send(9, b"still serving")
@@ -210,7 +183,7 @@ def test_oversized_frame_closes_only_that_connection(network: Path) -> None:
         await good.close()
         await harness.server.close()
 
-    _run(body)
+    run(body)
 
 
 def test_invalid_garbage_before_handshake(network: Path) -> None:
@@ -224,12 +197,12 @@ def test_invalid_garbage_before_handshake(network: Path) -> None:
         with contextlib.suppress(ConnectionError):
             await asyncio.wait_for(reader.read(), 5)
         writer.close()
-        await _until(lambda: harness.server.stats.connections_refused == 1)
+        await until(lambda: harness.server.stats.connections_refused == 1)
         assert "TLS handshake failed" in harness.server.stats.last_refusal
         assert harness.received == []
         await harness.server.close()
 
-    _run(body)
+    run(body)
 
 
 def test_send_queue_is_bounded(network: Path) -> None:
@@ -242,7 +215,7 @@ def test_send_queue_is_bounded(network: Path) -> None:
             client.send(1, b"x")
         with pytest.raises(Busy):
             client.send(1, b"x")
-        await _until(lambda: client.stats.connections_refused >= 2)
+        await until(lambda: client.stats.connections_refused >= 2)
         await client.close()
 
-    _run(body)
+    run(body)
