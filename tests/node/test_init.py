@@ -158,6 +158,30 @@ def test_openssl_verifies_certificates(tmp_path: Path, crypto: str) -> None:
     assert "DNS:localhost" in text and "IP Address:127.0.0.1" in text
 
 
+@pytest.mark.parametrize("crypto", ["default", "gm"])
+def test_transport_certificates_for_gm_only(tmp_path: Path, crypto: str) -> None:
+    """gm nodes get a P-256 transport key for TLS and the pinned bundle of every node's (ADR 0011)."""
+    net = tmp_path / "net"
+    create_network(net, 2, crypto=crypto, consensus="solo", nodes_per_org=2)
+    nodes = sorted((net / "nodes").iterdir())
+    names = ("tls-transport.key", "tls-transport.pem", "tls-transport-peers.pem")
+    if crypto == "default":
+        assert not [n for n in nodes for name in names if (n / name).exists()]
+        return
+    bundle = (nodes[0] / "tls-transport-peers.pem").read_text()
+    for node in nodes:
+        member = load_certificate((node / "tls.pem").read_bytes())
+        transport = load_certificate((node / "tls-transport.pem").read_bytes())
+        assert (transport.suite_name, member.suite_name) == ("default", "gm")
+        assert (transport.org_id, transport.role, transport.common_name) == (
+            member.org_id, member.role, member.common_name,
+        )  # fmt: skip
+        assert not transport.is_ca and transport.pem in bundle
+        assert (node / "tls-transport-peers.pem").read_text() == bundle
+        assert stat.S_IMODE((node / "tls-transport.key").stat().st_mode) == 0o600
+    assert bundle.count("BEGIN CERTIFICATE") == len(nodes) == 4
+
+
 def test_private_keys_are_owner_only(tmp_path: Path) -> None:
     net = tmp_path / "net"
     create_network(net, 2)

@@ -5,6 +5,9 @@
 - :mod:`~jinglian.network.tls`: TLS 1.3 mutual auth plus an application check
   that the peer certificate chains to the CA of its own member organisation
   (:class:`PeerTls`, :class:`PeerIdentity`).
+- :mod:`~jinglian.network.binding`: on gm chains, TLS runs with pinned P-256
+  transport certificates and each side proves its SM2 member certificate by
+  signing this connection's transcript (:class:`SuiteBinding`, ADR 0011).
 - :mod:`~jinglian.network.transport`: :class:`PeerServer` delivers frames of
   authenticated peers to ``on_message``; :func:`connect` gives a
   :class:`PeerClient` with a bounded send queue and bounded reconnect backoff.
@@ -12,6 +15,7 @@
 
 from __future__ import annotations
 
+from jinglian.network.binding import SuiteBinding
 from jinglian.network.framing import (
     FRAME_BYTES_MAX,
     Frame,
@@ -31,6 +35,7 @@ __all__ = [
     "PeerIdentity",
     "PeerServer",
     "PeerTls",
+    "SuiteBinding",
     "connect",
     "decode_frame",
     "encode_frame",

@@ -11,12 +11,18 @@ a member's organisation name, even one that slipped into a trust bundle, so
 proves nothing. Only the ``consensus`` and ``common`` roles may be peers; an
 optional ``is_revoked(cert_id)`` callback refuses revoked certificates.
 
-Only the default suite (ECDSA P-256) is supported: Python's ``ssl`` cannot use
-SM2 certificates (see ADR 0010 for the plan for gm chains).
+gm chains (ADR 0011): Python's ``ssl`` cannot use SM2 certificates, so TLS
+runs with each node's ECDSA P-256 *transport* certificate
+(``tls-transport.pem``), trusting the pinned transport certificates of
+``tls-transport-peers.pem``, and the SM2 member certificate (``tls.pem``) is
+proved by the binding exchange of :mod:`~jinglian.network.binding`.
+:meth:`PeerTls.authenticate_connection` does whichever the chain needs; the
+member certificate then goes through the same check as on default chains.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import time
@@ -25,19 +31,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from jinglian.crypto import Certificate, load_certificate, validate_certificate
+from jinglian.crypto import Certificate, get_suite, load_certificate, validate_certificate
+from jinglian.network.binding import SuiteBinding, exchange_binding
 from jinglian.types.errors import (
     CertificateExpired,
     CertificateRevoked,
     ConfigError,
     CryptoError,
     PermissionDenied,
+    Timeout,
     UnknownIdentity,
 )
 
 __all__ = [
     "MEMBER_ORGS_MAX",
     "PEER_ROLES",
+    "TRANSPORT_CERT_FILE",
+    "TRANSPORT_KEY_FILE",
+    "TRANSPORT_PEERS_FILE",
     "TRUST_BUNDLE_BYTES_MAX",
     "PeerIdentity",
     "PeerTls",
@@ -55,6 +66,15 @@ MEMBER_ORGS_MAX: Final = 256
 
 TRUST_BUNDLE_BYTES_MAX: Final = MEMBER_ORGS_MAX * 16 * 1024
 """The largest CA bundle read: ``MEMBER_ORGS_MAX`` certificates of the largest size."""
+
+TRANSPORT_KEY_FILE: Final = "tls-transport.key"
+"""gm node directories: the node's ECDSA P-256 transport key."""
+
+TRANSPORT_CERT_FILE: Final = "tls-transport.pem"
+"""gm node directories: the transport certificate TLS presents (it proves no identity)."""
+
+TRANSPORT_PEERS_FILE: Final = "tls-transport-peers.pem"
+"""gm node directories: the transport certificates of the network's nodes, pinned by TLS."""
 
 _PEM_BLOCK: Final = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL
@@ -92,9 +112,48 @@ class PeerTls:
     """Refuses a peer whose certificate id it answers True for."""
     clock_ms: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
     """The wall clock, for certificate validity periods."""
+    binding: SuiteBinding | None = None
+    """gm chains: our member identity, proved after TLS by the binding exchange; else None."""
+
+    async def authenticate_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, is_client: bool
+    ) -> PeerIdentity:
+        """The identity of the peer on a handshaken connection, or a ``JinglianError`` why not.
+
+        Default chains: :meth:`authenticate` on the TLS certificate. gm chains:
+        the binding exchange (bounded by ``binding.timeout_ms``, else
+        ``Timeout``), then the same check of the proved member certificate.
+        ``OSError`` (``ssl.SSLError``) if the connection fails meanwhile.
+        """
+        ssl_object = writer.get_extra_info("ssl_object")
+        if self.binding is None:
+            return self.authenticate(ssl_object)
+        peer_transport = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not peer_transport:
+            raise UnknownIdentity("peer presented no transport certificate")
+        try:
+            async with asyncio.timeout(self.binding.timeout_ms / 1000):
+                cert = await exchange_binding(
+                    self.binding,
+                    reader,
+                    writer,
+                    is_client=is_client,
+                    peer_transport_der=peer_transport,
+                )
+        except TimeoutError:
+            raise Timeout(
+                f"peer did not complete the identity binding in {self.binding.timeout_ms} ms"
+            ) from None
+        return self.authenticate_certificate(cert)
 
     def authenticate(self, ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> PeerIdentity:
-        """The identity of a handshaken peer, or ``PermissionDenied`` (or a subclass) why not."""
+        """The identity of a handshaken peer, or ``PermissionDenied`` (or a subclass) why not.
+
+        Default chains only: on a gm chain the TLS certificate is a transport
+        key that proves nothing, so this refuses (use :meth:`authenticate_connection`).
+        """
+        if self.binding is not None:
+            raise UnknownIdentity("a gm peer's identity comes from its binding, not from TLS")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             raise UnknownIdentity("peer presented no certificate")
@@ -150,16 +209,27 @@ def load_member_cas(bundle_pem: bytes) -> dict[str, Certificate]:
     return cas
 
 
-def create_server_context(cert_path: Path, key_path: Path, trust_pem: str) -> ssl.SSLContext:
-    """TLS 1.3 server context that requires a client certificate chaining to ``trust_pem``."""
-    context = _base_context(ssl.PROTOCOL_TLS_SERVER, cert_path, key_path, trust_pem)
+def create_server_context(
+    cert_path: Path, key_path: Path, trust_pem: str, *, pinned: bool = False
+) -> ssl.SSLContext:
+    """TLS 1.3 server context that requires a client certificate chaining to ``trust_pem``.
+
+    ``pinned``: ``trust_pem`` holds the peers' own certificates, each trusted as
+    it is (``VERIFY_X509_PARTIAL_CHAIN``), not CAs.
+    """
+    context = _base_context(ssl.PROTOCOL_TLS_SERVER, cert_path, key_path, trust_pem, pinned)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
-def create_client_context(cert_path: Path, key_path: Path, trust_pem: str) -> ssl.SSLContext:
-    """TLS 1.3 client context that presents our certificate and checks the server's name."""
-    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, cert_path, key_path, trust_pem)
+def create_client_context(
+    cert_path: Path, key_path: Path, trust_pem: str, *, pinned: bool = False
+) -> ssl.SSLContext:
+    """TLS 1.3 client context that presents our certificate and checks the server's name.
+
+    ``pinned`` as for :func:`create_server_context`.
+    """
+    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, cert_path, key_path, trust_pem, pinned)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context
@@ -175,13 +245,19 @@ def load_peer_tls(
     """The TLS setup of a node directory (``tls.pem``, ``tls.key``, ``ca.pem``).
 
     ``member_cas`` defaults to the CAs of ``ca.pem``; pass the ones of the
-    genesis file when they are known. ``trust_pem`` (default: ``ca.pem``) is
-    what the TLS library trusts; it never decides identity on its own.
+    genesis file when they are known. ``trust_pem`` is what the TLS library
+    trusts; it never decides identity on its own. On default chains it
+    defaults to ``ca.pem``. A node directory whose ``tls.pem`` is SM2 is of a
+    gm chain: TLS then uses ``tls-transport.pem``/``.key`` and ``trust_pem``
+    defaults to the pinned ``tls-transport-peers.pem`` (ADR 0011).
     """
     bundle = (node_dir / "ca.pem").read_bytes()
     cas = dict(member_cas) if member_cas is not None else load_member_cas(bundle)
-    trust = trust_pem if trust_pem is not None else bundle.decode("ascii")
     cert_path, key_path = node_dir / "tls.pem", node_dir / "tls.key"
+    member_cert = _load_member_certificate(cert_path)
+    if member_cert.suite_name == "gm":
+        return _load_bound_tls(node_dir, member_cert, cas, trust_pem, is_revoked)
+    trust = trust_pem if trust_pem is not None else bundle.decode("ascii")
     return PeerTls(
         server_context=create_server_context(cert_path, key_path, trust),
         client_context=create_client_context(cert_path, key_path, trust),
@@ -190,12 +266,55 @@ def load_peer_tls(
     )
 
 
+def _load_member_certificate(cert_path: Path) -> Certificate:
+    try:
+        return load_certificate(cert_path.read_bytes())
+    except (CryptoError, OSError) as exc:
+        raise ConfigError(f"TLS certificate {cert_path}: {exc}") from None
+
+
+def _load_bound_tls(
+    node_dir: Path,
+    member_cert: Certificate,
+    member_cas: dict[str, Certificate],
+    trust_pem: str | None,
+    is_revoked: IsRevoked | None,
+) -> PeerTls:
+    """A gm node's setup: transport-keyed TLS plus the binding of its SM2 member certificate."""
+    cert_path, key_path = node_dir / TRANSPORT_CERT_FILE, node_dir / TRANSPORT_KEY_FILE
+    try:
+        trust = (
+            trust_pem if trust_pem is not None else (node_dir / TRANSPORT_PEERS_FILE).read_text()
+        )
+        transport_der = ssl.PEM_cert_to_DER_cert(cert_path.read_text())
+        member_key = get_suite(member_cert.suite_name).load_private_key(
+            (node_dir / "tls.key").read_bytes()
+        )
+    except (CryptoError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"gm node directory {node_dir} needs {TRANSPORT_CERT_FILE}, {TRANSPORT_KEY_FILE}, "
+            f"{TRANSPORT_PEERS_FILE} and an SM2 tls.key (see ADR 0011): {exc}"
+        ) from None
+    if member_key.public_key() != member_cert.public_key:
+        raise ConfigError(f"{node_dir / 'tls.key'} is not the key of tls.pem")
+    binding = SuiteBinding(certificate=member_cert, key=member_key, transport_der=transport_der)
+    return PeerTls(
+        server_context=create_server_context(cert_path, key_path, trust, pinned=True),
+        client_context=create_client_context(cert_path, key_path, trust, pinned=True),
+        member_cas=member_cas,
+        is_revoked=is_revoked,
+        binding=binding,
+    )
+
+
 def _base_context(
-    protocol: ssl._SSLMethod, cert_path: Path, key_path: Path, trust_pem: str
+    protocol: ssl._SSLMethod, cert_path: Path, key_path: Path, trust_pem: str, pinned: bool
 ) -> ssl.SSLContext:
     context = ssl.SSLContext(protocol)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.maximum_version = ssl.TLSVersion.TLSv1_3
+    if pinned:
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
         context.load_cert_chain(cert_path, key_path)
         context.load_verify_locations(cadata=trust_pem)

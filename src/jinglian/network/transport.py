@@ -2,7 +2,9 @@
 
 Each connection carries frames one way, from the dialler (:class:`PeerClient`)
 to the listener (:class:`PeerServer`); two nodes that talk both ways use two
-connections. That keeps each side's job small: the server authenticates,
+connections. The one exception is on gm chains: before any application frame,
+both sides prove their SM2 identity with the binding exchange of
+:mod:`~jinglian.network.binding` (two frames each way; ADR 0011). That keeps each side's job small: the server authenticates,
 reads frames into a bounded receive queue and hands them to ``on_message``;
 the client keeps a bounded send queue and reconnects with bounded
 exponential backoff.
@@ -10,7 +12,8 @@ exponential backoff.
 Every bound is named here. When a bound is hit the offending input is dropped
 and the reason logged, never buffered:
 
-- a connection that fails TLS or the application identity check is closed;
+- a connection that fails TLS, the binding (``BINDING_TIMEOUT_MS``,
+  ``BINDING_FRAME_BYTES_MAX``) or the application identity check is closed;
 - a malformed or oversized frame closes that connection only;
 - frames arriving faster than ``on_message`` handles them are dropped once the
   peer's receive queue holds ``PEER_RECEIVE_QUEUE_FRAMES_MAX`` frames or
@@ -162,16 +165,8 @@ class PeerServer:
             await _close(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await writer.start_tls(
-                self._tls.server_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_MS / 1000
-            )
-            peer = self._tls.authenticate(writer.get_extra_info("ssl_object"))
-        except (ssl.SSLError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            self._refuse(f"TLS handshake failed: {exc!r}")
-            return
-        except JinglianError as exc:
-            self._refuse(f"{exc.code}: {exc.message}")
+        peer = await self._handshake(reader, writer)
+        if peer is None:
             return
         if self._per_peer.get(peer.cert_id, 0) >= PEER_CONNECTIONS_MAX:
             self._refuse(f"{peer.common_name!r} is over PEER_CONNECTIONS_MAX")
@@ -184,6 +179,25 @@ class PeerServer:
             self._per_peer[peer.cert_id] -= 1
             if not self._per_peer[peer.cert_id]:
                 del self._per_peer[peer.cert_id]
+
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> PeerIdentity | None:
+        """TLS, then who the peer is (on gm chains: the binding exchange); None if refused."""
+        try:
+            await writer.start_tls(
+                self._tls.server_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_MS / 1000
+            )
+        except (ssl.SSLError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            self._refuse(f"TLS handshake failed: {exc!r}")
+            return None
+        try:
+            return await self._tls.authenticate_connection(reader, writer, is_client=False)
+        except (ssl.SSLError, OSError) as exc:
+            self._refuse(f"peer authentication failed: {exc!r}")
+        except JinglianError as exc:
+            self._refuse(f"{exc.code}: {exc.message}")
+        return None
 
     async def _receive(self, peer: PeerIdentity, reader: asyncio.StreamReader) -> None:
         """Read frames into a bounded queue that a second task drains into ``on_message``."""
@@ -351,7 +365,10 @@ class PeerClient:
             return False
         try:
             try:
-                self.peer = self._tls.authenticate(writer.get_extra_info("ssl_object"))
+                self.peer = await self._tls.authenticate_connection(reader, writer, is_client=True)
+            except (ssl.SSLError, OSError) as exc:
+                self._refuse(f"peer authentication failed: {exc!r}")
+                return False
             except JinglianError as exc:
                 self._refuse(f"{exc.code}: {exc.message}")
                 return False
@@ -365,7 +382,7 @@ class PeerClient:
             await _close(writer)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Write queued frames until the peer closes; the peer sends nothing on this link."""
+        """Write queued frames until the peer closes; past the binding it sends nothing here."""
         closed = asyncio.create_task(reader.read(1))
         try:
             while not closed.done():

@@ -11,6 +11,9 @@
     DIR/nodes/<node>/sign.key, sign.pem  signing key; role consensus for validators, else common
     DIR/nodes/<node>/tls.key, tls.pem    TLS certificate for localhost, 127.0.0.1 and the node name
     DIR/nodes/<node>/ca.pem              bundle of every member CA
+    DIR/nodes/<node>/tls-transport.key,  gm only: ECDSA P-256 transport key and certificate
+        tls-transport.pem                (Python's ssl cannot use SM2; ADR 0011)
+    DIR/nodes/<node>/tls-transport-peers.pem  gm only: every node's transport certificate
     DIR/nodes/<node>/data/               the node's ledger (empty)
 
 Organisations are ``org1..orgN`` and nodes ``node1..nodeM``, assigned to
@@ -42,6 +45,8 @@ from jinglian.crypto import (
     issue_ca_certificate,
     issue_certificate,
 )
+from jinglian.network.binding import issue_transport_certificate
+from jinglian.network.tls import TRANSPORT_CERT_FILE, TRANSPORT_KEY_FILE, TRANSPORT_PEERS_FILE
 from jinglian.node.config import NodeConfig, save_node_config
 from jinglian.types import ChainConfig, ConsensusParams, Org, ValidatorInfo, parse_chain_config
 from jinglian.types.errors import ConfigError
@@ -187,6 +192,8 @@ def _write_network(
         sign_cert = _create_node(root, suite, orgs[plan.org], plan, plans, bundle, host)
         if plan.validator:
             validators.append(ValidatorInfo(name=plan.name, org=plan.org, cert=sign_cert.pem))
+    if suite.name == "gm":
+        _create_transport_certificates(root, plans, host)
     config = ChainConfig(
         chain_id=chain_id,
         crypto=suite.name,
@@ -264,6 +271,22 @@ def _create_node(
         )
     )
     return sign_cert
+
+
+def _create_transport_certificates(root: Path, plans: list[_NodePlan], host: str) -> None:
+    """gm chains: each node's P-256 transport key and certificate, and the pinned bundle of all."""
+    certs = []
+    for plan in plans:
+        dns, ips = _tls_names(plan.name, host)
+        role = "consensus" if plan.validator else "common"
+        key, cert = issue_transport_certificate(
+            plan.org, role, plan.name, dns_names=dns, ip_addresses=ips
+        )
+        node_dir = root / "nodes" / plan.name
+        _write_pair(node_dir, TRANSPORT_KEY_FILE, key, TRANSPORT_CERT_FILE, cert)
+        certs.append(cert.pem)
+    for plan in plans:
+        _write_text(root / "nodes" / plan.name / TRANSPORT_PEERS_FILE, "".join(certs))
 
 
 def _tls_names(node_name: str, host: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
