@@ -1,19 +1,31 @@
 """A whole TBFT cluster in one process, in simulated time, faults from a seed.
 
-Every validator runs its own ``Tbft``; a simulated network delivers each
-broadcast to each peer after a random delay (so messages reorder), may drop or
-duplicate it, and may split the cluster in two until ``heal_ms``. Timeouts fire
-in simulated time. A trivial application builds blocks whose hash is the hash
-of (height, proposer, round) and judges a block valid if some proposer built
-it. Lost messages are recovered by gossip: every ``GOSSIP_INTERVAL_MS`` each
-node re-sends its own messages of a peer's current height, as a real gossip
-layer sends what a peer lacks. One validator may be Byzantine: it equivocates,
-proposing two blocks and voting for both, each to half of its peers.
+Every validator runs its own ``Tbft`` under a simulated owner (``_node``); a
+simulated network delivers each broadcast to each peer after a random delay (so
+messages reorder), may drop or duplicate it, and may split the cluster in two
+until ``heal_ms``. Timeouts fire in simulated time. A trivial application
+builds blocks whose hash is the hash of (height, proposer, round, variant) and
+judges a block valid if some proposer built it, unless an ``invalid_blocks``
+validator did.
 
-After every event the safety checker asserts that no two honest nodes decided
-different blocks at a height; after healing, every honest node must decide
-heights 1..K within ``LIVENESS_BOUND_MS``. Everything random comes from one
-``random.Random(seed)``, so a failing seed replays exactly.
+Lost messages are recovered by gossip: every ``GOSSIP_INTERVAL_MS`` each node
+re-sends its own messages of a peer's current height, as a real gossip layer
+sends what a peer lacks, and block sync hands a peer each decided block it
+lacks with its commit certificate (``SyncedBlock``), which the peer adopts only
+if the certificate verifies.
+
+Honest validators crash (``Faults.crashes`` times in all) at random moments,
+or at the worst ones: a crash may be armed at a random time to strike right
+after the node next signs a message (or next locks on a block), once the
+message is in its WAL but has reached only some peers. Events pending for a
+crashed node are dropped, and so are the messages it sent in the last few
+milliseconds (still in its send queue). It restarts from its WAL after a
+random time. Up to f validators are Byzantine (``_byzantine``).
+
+After every event the ``SafetyChecker`` holds (agreement, validity, no
+double-signing). After healing and the last restart, every honest node must
+have decided heights 1..K within ``LIVENESS_BOUND_MS``. Everything random comes
+from one ``random.Random(seed)``, so a failing seed replays exactly.
 """
 
 from __future__ import annotations
@@ -21,90 +33,73 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
-from jinglian.consensus.tbft import Broadcast, Decide, ProposeBlock, ScheduleTimeout, Tbft
+from jinglian.consensus.tbft import Broadcast, Decide, ProposeBlock, ScheduleTimeout
 from jinglian.consensus.tbft.actions import Action, TimeoutKind
-from jinglian.types import ConsensusParams
-from jinglian.types.consensus import Proposal, Vote, proposal_sign_bytes, vote_sign_bytes_of
+from jinglian.testing.sim._byzantine import compute_deliveries
+from jinglian.testing.sim._faults import Faults, SimResult, compute_faulty_max, derive_setup
+from jinglian.testing.sim._node import SimNode
+from jinglian.testing.sim._safety import SafetyChecker
+from jinglian.testing.sim._wire import Message, SyncedBlock, verify_commit
+from jinglian.types.consensus import Proposal, Vote
 
-__all__ = ["LIVENESS_BOUND_MS", "Faults", "SimResult", "run_simulation"]
+__all__ = ["LIVENESS_BOUND_MS", "run_simulation"]
 
-PARAMS = ConsensusParams(
-    type="tbft", timeout_propose_ms=200, timeout_vote_ms=100, timeout_delta_ms=50
-)
-CHAIN_ID = "sim"
 GOSSIP_INTERVAL_MS = 250
 DELAY_MS_MAX = 60
 LIVENESS_BOUND_MS = 30_000
-"""Simulated time after healing within which every honest node must decide all heights."""
+"""Simulated time after healing (and the last restart) within which every honest node must decide all heights."""
+CRASH_AFTER_HEAL_MS_MAX = 1_500
+"""Crashes happen before ``heal_ms`` plus this."""
+DOWN_MS_MIN = 50
+DOWN_MS_MAX = 3_000
+OUTBOX_MS_MAX = 30
+"""A crash loses the messages the node sent up to this long before it."""
 EVENTS_MAX = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class Faults:
-    """What the network and the validators do wrong."""
-
-    drop_rate: float = 0.0
-    """Chance that a delivery is lost before healing."""
-    duplicate_rate: float = 0.0
-    """Chance that a delivery arrives twice."""
-    partition: bool = False
-    """Split the cluster in two random halves until ``heal_ms``."""
-    heal_ms: int = 0
-    """Simulated time at which drops and the partition stop."""
-    byzantine: bool = False
-    """Validator 0 equivocates (two proposals, double votes)."""
+class _Deliver:
+    dst: bytes
+    incarnation: int
+    src: bytes
+    sent_ms: int
+    message: Message
 
 
-@dataclass(slots=True)
-class SimResult:
-    """The outcome of one simulation."""
-
-    seed: int
-    """Seed that drove it."""
-    validators: int
-    """Cluster size."""
-    faults: Faults
-    """Faults it ran with."""
-    ok: bool = True
-    """False if safety or liveness failed."""
-    message: str = ""
-    """What failed, and how to replay it."""
-    decided: dict[int, bytes] = field(default_factory=dict)
-    """Height to decided block hash (agreed by honest nodes)."""
-    time_ms: int = 0
-    """Simulated time when it stopped."""
-    deliveries: int = 0
-    """Messages delivered."""
+@dataclass(frozen=True, slots=True)
+class _Timeout:
+    node: bytes
+    incarnation: int
+    kind: TimeoutKind
+    height: int
+    round: int
 
 
-def fake_sign(validator: bytes, message: bytes) -> bytes:
-    """A keyed hash standing in for a signature (only the simulation's nodes make them)."""
-    return hashlib.sha256(validator + message).digest()
+CrashMoment = Literal["now", "after_signing", "after_locking"]
+"""When a crash strikes: at its event, or right after the node next signs (or
+precommits a block), with the message in its WAL and sent to only some peers."""
 
 
-def fake_verify(validator: bytes, message: bytes, signature: bytes) -> bool:
-    """Check a ``fake_sign`` signature."""
-    return signature == fake_sign(validator, message)
+@dataclass(frozen=True, slots=True)
+class _Crash:
+    node: bytes
+    moment: CrashMoment
 
 
-def _signer(validator: bytes) -> Callable[[bytes], bytes]:
-    return lambda message: fake_sign(validator, message)
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    node: bytes
 
 
-def derive_setup(seed: int) -> tuple[int, Faults]:
-    """The cluster size and faults a seed stands for."""
-    rng = random.Random(seed ^ 0x5EED)
-    partition = rng.random() < 0.4
-    return rng.randint(4, 7), Faults(
-        drop_rate=rng.choice((0.0, 0.05, 0.2)),
-        duplicate_rate=rng.choice((0.0, 0.1)),
-        partition=partition,
-        heal_ms=rng.randint(500, 3000),
-        byzantine=rng.random() < 0.5,
-    )
+@dataclass(frozen=True, slots=True)
+class _Gossip:
+    pass
+
+
+_Event: TypeAlias = _Deliver | _Timeout | _Crash | _Restart | _Gossip
 
 
 def run_simulation(
@@ -119,40 +114,49 @@ def run_simulation(
 
 class _Sim:
     def __init__(self, seed: int, size: int, heights: int, faults: Faults) -> None:
+        if len(faults.byzantine) > compute_faulty_max(size):
+            raise ValueError(f"{len(faults.byzantine)} Byzantine validators of {size} exceed f")
         self.rng = random.Random(seed)
         self.heights = heights
         self.faults = faults
         self.ids = [b"n%d" % i for i in range(size)]
-        self.byzantine = {self.ids[0]} if faults.byzantine else set()
-        self.honest = [v for v in self.ids if v not in self.byzantine]
-        powers = dict.fromkeys(self.ids, 1)
-        self.nodes = {
-            v: Tbft(CHAIN_ID, v, powers, PARAMS, _signer(v), fake_verify) for v in self.ids
-        }
+        self.powers = dict.fromkeys(self.ids, 1)
+        behaviours = dict(zip(self.ids, faults.byzantine, strict=False))
+        self.nodes = {v: SimNode(v, self.powers, behaviours.get(v)) for v in self.ids}
+        self.honest = [v for v in self.ids if v not in behaviours]
         shuffled = self.ids[:]
         self.rng.shuffle(shuffled)
         self.side = {v: i % 2 for i, v in enumerate(shuffled)}
         self.built: set[bytes] = set()
-        self.log: dict[bytes, dict[int, list[Proposal | Vote]]] = {v: {} for v in self.ids}
-        self.decisions: dict[bytes, dict[int, bytes]] = {v: {} for v in self.ids}
-        self.queue: list[tuple[int, int, tuple[object, ...]]] = []
+        self.invalid: set[bytes] = set()
+        self.checker = SafetyChecker(self.honest, self.is_valid)
+        self.crashed_at: dict[bytes, list[tuple[int, int]]] = {v: [] for v in self.ids}
+        self.armed: dict[bytes, CrashMoment] = {}
+        self.queue: list[tuple[int, int, _Event]] = []
         self.seq = 0
         self.now = 0
+        self.deadline = faults.heal_ms + LIVENESS_BOUND_MS
         self.result = SimResult(seed=seed, validators=size, faults=faults)
+
+    # The loop -----------------------------------------------------------------------
 
     def run(self) -> None:
         for v in self.ids:
-            self.apply(v, self.nodes[v].on_start(1))
-        self.push(GOSSIP_INTERVAL_MS, ("gossip",))
-        deadline = self.faults.heal_ms + LIVENESS_BOUND_MS
+            self.apply(v, self.nodes[v].start())
+        self.push(GOSSIP_INTERVAL_MS, _Gossip())
+        moments: tuple[CrashMoment, ...] = ("now", "after_signing", "after_locking")
+        for _ in range(self.faults.crashes):
+            at = self.rng.randint(0, self.faults.heal_ms + CRASH_AFTER_HEAL_MS_MAX)
+            self.push(at, _Crash(self.rng.choice(self.honest), self.rng.choice(moments)))
         for _ in range(EVENTS_MAX):
             if self.is_done() or not self.queue:
                 break
             self.now, _, event = heapq.heappop(self.queue)
-            if self.now > deadline:
+            if self.now > self.deadline:
                 break
             self.handle(event)
-            if not self.check_safety():
+            if self.checker.failure is not None:
+                self.fail(self.checker.failure)
                 return
         self.result.time_ms = self.now
         if not self.is_done():
@@ -160,116 +164,169 @@ class _Sim:
                 f"liveness: not all honest nodes decided {self.heights} heights by {self.now} ms"
             )
             return
-        self.result.decided = dict(self.decisions[self.honest[0]])
+        chain = self.nodes[self.honest[0]].chain
+        self.result.decided = {h: chain[h][0] for h in range(1, self.heights + 1)}
 
     def is_done(self) -> bool:
-        return all(len(self.decisions[v]) >= self.heights for v in self.honest)
+        return all(len(self.nodes[v].chain) >= self.heights for v in self.honest)
 
-    def handle(self, event: tuple[object, ...]) -> None:
-        kind = event[0]
-        if kind == "deliver":
-            _, dst, message = event
-            assert isinstance(dst, bytes) and isinstance(message, Proposal | Vote)
-            self.deliver(dst, message)
-        elif kind == "timeout":
-            _, node, tkind, height, round_ = event
-            assert isinstance(node, bytes) and isinstance(height, int) and isinstance(round_, int)
-            timeout: TimeoutKind = tkind  # type: ignore[assignment]
-            self.apply(node, self.nodes[node].on_timeout(timeout, height, round_))
-        elif kind == "gossip":
-            self.gossip()
-            self.push(GOSSIP_INTERVAL_MS, ("gossip",))
-
-    def deliver(self, dst: bytes, message: Proposal | Vote) -> None:
-        self.result.deliveries += 1
-        node = self.nodes[dst]
-        if isinstance(message, Proposal):
-            self.apply(dst, node.on_proposal(message, message.block_hash in self.built))
+    def handle(self, event: _Event) -> None:
+        if isinstance(event, _Deliver):
+            self.deliver(event)
+        elif isinstance(event, _Timeout):
+            node = self.nodes[event.node]
+            if node.up and node.incarnation == event.incarnation:
+                actions = node.machine.on_timeout(event.kind, event.height, event.round)
+                self.apply(event.node, actions)
+        elif isinstance(event, _Crash):
+            if event.moment == "now":
+                self.crash(event.node)
+            elif self.nodes[event.node].up:
+                self.armed[event.node] = event.moment
+        elif isinstance(event, _Restart):
+            self.result.restarts += 1
+            self.apply(event.node, self.nodes[event.node].restart(self.is_valid))
         else:
-            self.apply(dst, node.on_vote(message))
+            self.gossip()
+            self.push(GOSSIP_INTERVAL_MS, _Gossip())
 
-    def apply(self, node: bytes, actions: list[Action]) -> None:
+    # A node's owner -----------------------------------------------------------------
+
+    def apply(self, v: bytes, actions: list[Action]) -> None:
+        node = self.nodes[v]
+        incarnation = node.incarnation
+        node.record(actions)
         for action in actions:
+            if node.incarnation != incarnation:
+                return
             if isinstance(action, Broadcast):
-                self.broadcast(node, action.message)
+                if self.is_crash_moment(v, action.message):
+                    self.broadcast(v, action.message, some_peers=True)
+                    self.crash(v)
+                    return
+                self.broadcast(v, action.message)
             elif isinstance(action, ScheduleTimeout):
-                event = ("timeout", node, action.kind, action.height, action.round)
-                self.push(action.delay_ms, event)
+                timeout = _Timeout(v, node.incarnation, action.kind, action.height, action.round)
+                self.push(action.delay_ms, timeout)
             elif isinstance(action, ProposeBlock):
-                block = self.build(action.height, node, action.round, 0)
-                self.apply(
-                    node, self.nodes[node].on_block_built(action.height, action.round, block)
-                )
+                block = self.build(action.height, v, action.round, 0)
+                if node.behaviour == "invalid_blocks":
+                    self.invalid.add(block)
+                self.apply(v, node.machine.on_block_built(action.height, action.round, block))
             elif isinstance(action, Decide):
-                self.decide(node, action)
+                if not verify_commit(action.commit, self.powers):
+                    self.checker.failure = f"{v!r} decided without a commit certificate: {action}"
+                    return
+                self.commit(v, action.height, action.block_hash, action)
+
+    def commit(self, v: bytes, height: int, block: bytes, decided: Decide | SyncedBlock) -> None:
+        node = self.nodes[v]
+        node.commit(height, block, decided.commit)
+        self.checker.on_decided(v, height, block)
+        self.apply(v, node.start())
+
+    def is_crash_moment(self, v: bytes, message: Proposal | Vote) -> bool:
+        moment = self.armed.get(v)
+        if moment == "after_locking":
+            return isinstance(message, Vote) and message.kind == "precommit" and not message.is_nil
+        return moment == "after_signing"
+
+    def crash(self, v: bytes) -> None:
+        node = self.nodes[v]
+        self.armed.pop(v, None)
+        if not node.up:
+            return
+        node.crash()
+        self.crashed_at[v].append((self.now, self.rng.randint(0, OUTBOX_MS_MAX)))
+        down_ms = self.rng.randint(DOWN_MS_MIN, DOWN_MS_MAX)
+        self.push(down_ms, _Restart(v))
+        self.deadline = max(self.deadline, self.now + down_ms + LIVENESS_BOUND_MS)
 
     def build(self, height: int, proposer: bytes, round_: int, variant: int) -> bytes:
         block = hashlib.sha256(b"%d|%s|%d|%d" % (height, proposer, round_, variant)).digest()
         self.built.add(block)
         return block
 
-    def decide(self, node: bytes, action: Decide) -> None:
-        assert len(action.commit.signatures) * 3 > len(self.ids) * 2
-        self.decisions[node][action.height] = action.block_hash
-        if action.height < self.heights or node in self.byzantine:
-            self.apply(node, self.nodes[node].on_start(action.height + 1))
+    def is_valid(self, block: bytes) -> bool:
+        return block in self.built and block not in self.invalid
 
-    def broadcast(self, src: bytes, message: Proposal | Vote) -> None:
-        self.log[src].setdefault(message.height, []).append(message)
-        peers = [v for v in self.ids if v != src]
-        if src not in self.byzantine:
-            for dst in peers:
-                self.send(src, dst, message)
+    # The network --------------------------------------------------------------------
+
+    def broadcast(self, src: bytes, message: Proposal | Vote, some_peers: bool = False) -> None:
+        node = self.nodes[src]
+        if node.behaviour == "silent":
             return
-        twin = self.equivocate(src, message)
-        for i, dst in enumerate(peers):
-            self.send(src, dst, message if i % 2 == 0 else twin)
+        self.checker.on_broadcast(src, message)
+        node.log.setdefault(message.height, []).append(message)
+        peers = [v for v in self.ids if v != src]
+        if some_peers:
+            peers = [v for v in peers if self.rng.random() < 0.5]
+        for dst, sent in compute_deliveries(
+            node.behaviour, src, message, peers, self.rng, self.build
+        ):
+            self.send(src, dst, sent)
 
-    def equivocate(self, src: bytes, message: Proposal | Vote) -> Proposal | Vote:
-        if isinstance(message, Proposal):
-            block = self.build(message.height, src, message.round, 1)
-            twin = Proposal(message.height, message.round, block, -1, src, b"")
-            signature = fake_sign(src, proposal_sign_bytes(CHAIN_ID, twin))
-            return Proposal(message.height, message.round, block, -1, src, signature)
-        block = self.build(message.height, src, message.round, 1) if message.is_nil else b""
-        vote = Vote(message.kind, message.height, message.round, block, src, b"")
-        return Vote(
-            vote.kind,
-            vote.height,
-            vote.round,
-            block,
-            src,
-            fake_sign(src, vote_sign_bytes_of(CHAIN_ID, vote)),
-        )
+    def deliver(self, event: _Deliver) -> None:
+        node = self.nodes[event.dst]
+        if not node.up or node.incarnation != event.incarnation:
+            return
+        if self.is_lost_in_crash(event.src, event.sent_ms):
+            return
+        self.result.deliveries += 1
+        message = event.message
+        if isinstance(message, SyncedBlock):
+            self.on_synced(event.dst, message)
+        elif isinstance(message, Proposal):
+            is_valid = self.is_valid(message.block_hash)
+            self.apply(event.dst, node.machine.on_proposal(message, is_valid))
+        else:
+            self.apply(event.dst, node.machine.on_vote(message))
 
-    def send(self, src: bytes, dst: bytes, message: Proposal | Vote) -> None:
+    def on_synced(self, v: bytes, synced: SyncedBlock) -> None:
+        # What the real node's block sync does once a commit certificate verifies.
+        commit = synced.commit
+        if synced.height != self.nodes[v].next_height:
+            return
+        if (commit.height, commit.block_hash) != (synced.height, synced.block_hash):
+            return
+        if not verify_commit(commit, self.powers):
+            return
+        if v in self.honest:
+            self.result.synced += 1
+        self.commit(v, synced.height, synced.block_hash, synced)
+
+    def is_lost_in_crash(self, src: bytes, sent_ms: int) -> bool:
+        return any(at - window <= sent_ms <= at for at, window in self.crashed_at[src])
+
+    def send(self, src: bytes, dst: bytes, message: Message) -> None:
         if self.now < self.faults.heal_ms:
             if self.faults.partition and self.side[src] != self.side[dst]:
                 return
             if self.rng.random() < self.faults.drop_rate:
                 return
         copies = 2 if self.rng.random() < self.faults.duplicate_rate else 1
+        deliver = _Deliver(dst, self.nodes[dst].incarnation, src, self.now, message)
         for _ in range(copies):
-            self.push(self.rng.randint(1, DELAY_MS_MAX), ("deliver", dst, message))
+            self.push(self.rng.randint(1, DELAY_MS_MAX), deliver)
 
     def gossip(self) -> None:
         for src in self.ids:
+            node = self.nodes[src]
+            if not node.up or node.behaviour == "silent":
+                continue
             for dst in self.ids:
-                if dst == src:
+                if dst == src or not self.nodes[dst].up:
                     continue
-                for message in self.log[src].get(self.nodes[dst].height, ()):
+                height = self.nodes[dst].next_height
+                for message in node.log.get(height, ()):
                     self.send(src, dst, message)
+                if height in node.chain:
+                    block, commit = node.chain[height]
+                    self.send(src, dst, SyncedBlock(height, block, commit))
 
-    def check_safety(self) -> bool:
-        agreed: dict[int, bytes] = {}
-        for v in self.honest:
-            for height, block in self.decisions[v].items():
-                if agreed.setdefault(height, block) != block:
-                    self.fail(f"safety: honest nodes decided different blocks at height {height}")
-                    return False
-        return True
+    # Bookkeeping --------------------------------------------------------------------
 
-    def push(self, delay_ms: int, event: tuple[object, ...]) -> None:
+    def push(self, delay_ms: int, event: _Event) -> None:
         self.seq += 1
         heapq.heappush(self.queue, (self.now + delay_ms, self.seq, event))
 
