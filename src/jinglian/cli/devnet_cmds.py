@@ -44,7 +44,7 @@ import httpx
 from jinglian.cli._base import emit, json_option
 from jinglian.client import Network, NodeEntry, find_network_dir, load_network
 from jinglian.client.network import NETWORK_FILE
-from jinglian.types.errors import ConfigError, Timeout
+from jinglian.types.errors import ConfigError, JinglianError, Timeout
 
 __all__ = ["devnet"]
 
@@ -182,7 +182,9 @@ def devnet_up(
         procs = _start_down_nodes(network, net_dir)
         try:
             _wait_ready(network, net_dir, procs)
-        except BaseException:
+        except (JinglianError, KeyboardInterrupt):
+            # Nodes that cannot start or connect are stopped; any other failure (a closed
+            # stdout, say) leaves them running and recorded for `devnet status` and `down`.
             _stop(network, net_dir, procs, everything=False)
             raise
         if detach:
