@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from jinglian.testing.sim import BEHAVIOURS, Faults, run_simulation
-from jinglian.testing.sim._faults import derive_setup
+from jinglian.testing.sim._faults import compute_powers, derive_setup
 from jinglian.testing.sim._safety import SafetyChecker
 from jinglian.testing.sim._wire import CHAIN_ID, fake_sign, sign_vote, verify_commit
 from jinglian.types import Commit, CommitSignature
@@ -38,6 +38,7 @@ def test_seeds_cover_every_fault() -> None:
     assert all(len(f.byzantine) <= (size - 1) // 3 for size, f in setups)
     assert sum(f.crashes > 0 for _, f in setups) > SEEDS // 3
     assert {size for size, _ in setups} == {4, 5, 6, 7}
+    assert {f.reweigh_at for _, f in setups} == {0, 2, 3}
 
 
 def test_same_seed_replays_exactly() -> None:
@@ -71,6 +72,18 @@ def test_crashed_validators_restart_from_their_wal_and_catch_up() -> None:
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert sum(r.restarts for r in results) >= 20
     assert sum(r.synced for r in results) > 0
+
+
+def test_validator_set_changes_at_a_height() -> None:
+    ids = [b"n0", b"n1", b"n2", b"n3"]
+    assert compute_powers(ids, 2, 1) == dict.fromkeys(ids, 1)
+    assert compute_powers(ids, 2, 2) == {**dict.fromkeys(ids, 1), b"n3": 2}
+    faults = Faults(
+        drop_rate=0.05, heal_ms=500, byzantine=("double_vote",), crashes=2, reweigh_at=2
+    )
+    for seed in range(10):
+        result = run_simulation(seed, validators=4, heights=4, faults=faults)
+        assert result.ok, result.message
 
 
 def test_more_byzantine_validators_than_f_are_refused() -> None:

@@ -6,7 +6,7 @@ messages reorder), may drop or duplicate it, and may split the cluster in two
 until ``heal_ms``. Timeouts fire in simulated time. A trivial application
 builds blocks whose hash is the hash of (height, proposer, round, variant) and
 judges a block valid if some proposer built it, unless an ``invalid_blocks``
-validator did.
+validator did. The validator set may change at a height (``Faults.reweigh_at``).
 
 Lost messages are recovered by gossip: every ``GOSSIP_INTERVAL_MS`` each node
 re-sends its own messages of a peer's current height, as a real gossip layer
@@ -39,7 +39,13 @@ from typing import Literal, TypeAlias
 from jinglian.consensus.tbft import Broadcast, Decide, ProposeBlock, ScheduleTimeout
 from jinglian.consensus.tbft.actions import Action, TimeoutKind
 from jinglian.testing.sim._byzantine import compute_deliveries
-from jinglian.testing.sim._faults import Faults, SimResult, compute_faulty_max, derive_setup
+from jinglian.testing.sim._faults import (
+    Faults,
+    SimResult,
+    compute_faulty_max,
+    compute_powers,
+    derive_setup,
+)
 from jinglian.testing.sim._node import SimNode
 from jinglian.testing.sim._safety import SafetyChecker
 from jinglian.testing.sim._wire import Message, SyncedBlock, verify_commit
@@ -120,9 +126,8 @@ class _Sim:
         self.heights = heights
         self.faults = faults
         self.ids = [b"n%d" % i for i in range(size)]
-        self.powers = dict.fromkeys(self.ids, 1)
         behaviours = dict(zip(self.ids, faults.byzantine, strict=False))
-        self.nodes = {v: SimNode(v, self.powers, behaviours.get(v)) for v in self.ids}
+        self.nodes = {v: SimNode(v, self.powers_at, behaviours.get(v)) for v in self.ids}
         self.honest = [v for v in self.ids if v not in behaviours]
         shuffled = self.ids[:]
         self.rng.shuffle(shuffled)
@@ -214,7 +219,7 @@ class _Sim:
                     self.invalid.add(block)
                 self.apply(v, node.machine.on_block_built(action.height, action.round, block))
             elif isinstance(action, Decide):
-                if not verify_commit(action.commit, self.powers):
+                if not verify_commit(action.commit, self.powers_at(action.height)):
                     self.checker.failure = f"{v!r} decided without a commit certificate: {action}"
                     return
                 self.commit(v, action.height, action.block_hash, action)
@@ -246,6 +251,9 @@ class _Sim:
         block = hashlib.sha256(b"%d|%s|%d|%d" % (height, proposer, round_, variant)).digest()
         self.built.add(block)
         return block
+
+    def powers_at(self, height: int) -> dict[bytes, int]:
+        return compute_powers(self.ids, self.faults.reweigh_at, height)
 
     def is_valid(self, block: bytes) -> bool:
         return block in self.built and block not in self.invalid
@@ -289,7 +297,7 @@ class _Sim:
             return
         if (commit.height, commit.block_hash) != (synced.height, synced.block_hash):
             return
-        if not verify_commit(commit, self.powers):
+        if not verify_commit(commit, self.powers_at(synced.height)):
             return
         if v in self.honest:
             self.result.synced += 1

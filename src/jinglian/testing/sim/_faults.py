@@ -12,6 +12,7 @@ __all__ = [
     "Faults",
     "SimResult",
     "compute_faulty_max",
+    "compute_powers",
     "derive_setup",
 ]
 
@@ -42,6 +43,18 @@ def compute_faulty_max(validators: int) -> int:
     return (validators - 1) // 3
 
 
+def compute_powers(ids: list[bytes], reweigh_at: int, height: int) -> dict[bytes, int]:
+    """The validator set of ``height``: power 1 each, and 2 for the last one from ``reweigh_at`` on.
+
+    The last validator is honest (Byzantine ones come first and are at most f),
+    so the Byzantine power stays under a third of the total.
+    """
+    powers = dict.fromkeys(ids, 1)
+    if 0 < reweigh_at <= height:
+        powers[ids[-1]] = 2
+    return powers
+
+
 @dataclass(frozen=True, slots=True)
 class Faults:
     """What the network and the validators do wrong."""
@@ -58,6 +71,8 @@ class Faults:
     """Behaviours of validators 0, 1, ...; the others are honest. At most f of them."""
     crashes: int = 0
     """How many times an honest validator crashes (before ``heal_ms`` plus a little) and restarts from its WAL."""
+    reweigh_at: int = 0
+    """From this height on, the last validator (an honest one) has voting power 2; 0: never."""
 
 
 @dataclass(slots=True)
@@ -99,5 +114,6 @@ def derive_setup(seed: int) -> tuple[int, Faults]:
             rng.choice(BEHAVIOURS) for _ in range(rng.randint(0, compute_faulty_max(size)))
         ),
         crashes=rng.choice((0, 0, 1, 2, 3)),
+        reweigh_at=rng.choice((0, 0, 2, 3)),
     )
     return size, faults

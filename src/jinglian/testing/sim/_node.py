@@ -7,6 +7,8 @@ The owner follows the real node's rules:
   ``EnteredStep`` whenever its machine reaches a new round;
 - a decided block is committed (durably, in the sim at once), then the WAL is
   reset, then the next height starts;
+- the validator set of each height comes from the chain (``validators_at``)
+  and is passed to every ``on_start``;
 - a crash discards the machine and everything in memory (pending events are the
   cluster's to drop); a restart reads the WAL back from a reopened
   ``MemoryWAL``, starts the machine at the height after its last committed block
@@ -48,7 +50,10 @@ class SimNode:
     """One validator and what its owner keeps."""
 
     def __init__(
-        self, validator: bytes, validators: Mapping[bytes, int], behaviour: Behaviour | None
+        self,
+        validator: bytes,
+        validators_at: Callable[[int], Mapping[bytes, int]],
+        behaviour: Behaviour | None,
     ) -> None:
         self.id = validator
         """Validator id."""
@@ -62,7 +67,7 @@ class SimNode:
         """Committed blocks with their certificates (durable)."""
         self.log: dict[int, list[Proposal | Vote]] = {}
         """What it sent, by height, for gossip (lost in a crash)."""
-        self._validators = dict(validators)
+        self._validators_at = validators_at
         self._wal = MemoryWAL()
         self._in_wal: set[bytes] = set()
         self._entered = (0, -1)
@@ -81,7 +86,8 @@ class SimNode:
 
     def start(self) -> list[Action]:
         """Start deciding the next height (at boot, or after a commit)."""
-        return self.machine.on_start(self.next_height, validators=self._validators)
+        height = self.next_height
+        return self.machine.on_start(height, validators=self._validators_at(height))
 
     def record(self, actions: list[Action]) -> None:
         """Write to the WAL what must be durable before ``actions`` are carried out."""
@@ -121,7 +127,8 @@ class SimNode:
         self._entered = (0, -1)
         self._machine = machine = self._new_machine()
         self.up = True
-        actions = machine.on_start(self.next_height, validators=self._validators, signed=entries)
+        validators = self._validators_at(self.next_height)
+        actions = machine.on_start(self.next_height, validators=validators, signed=entries)
         for proposal in _own_proposals(entries, self.next_height):
             actions += machine.on_proposal(proposal, is_valid(proposal.block_hash))
         return actions
@@ -133,7 +140,8 @@ class SimNode:
             self._wal.append(record)
 
     def _new_machine(self) -> Tbft:
-        return Tbft(CHAIN_ID, self.id, self._validators, PARAMS, get_signer(self.id), fake_verify)
+        validators = self._validators_at(self.next_height)
+        return Tbft(CHAIN_ID, self.id, validators, PARAMS, get_signer(self.id), fake_verify)
 
 
 def _own_proposals(entries: list[WalEntry], height: int) -> list[Proposal]:
