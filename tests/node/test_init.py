@@ -51,7 +51,7 @@ def test_node_settings(tmp_path: Path) -> None:
     config = load_node_config(tmp_path / "net" / "nodes" / "node2")
     assert config.name == "node2" and config.org == "org2"
     assert config.api_port == 8602 and config.p2p_port == 9602
-    assert config.peers == ("127.0.0.1:9601", "127.0.0.1:9603", "127.0.0.1:9604")
+    assert config.peers == ("node1@127.0.0.1:9601", "node3@127.0.0.1:9603", "node4@127.0.0.1:9604")
     assert config.path(config.genesis) == (tmp_path / "net" / "genesis.json").resolve()
 
 

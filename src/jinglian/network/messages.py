@@ -196,11 +196,16 @@ def encode_txs(txs: list[Tx]) -> bytes:
 def decode_txs(payload: bytes, hash_fn: Callable[[bytes], bytes]) -> list[Tx]:
     """Parse a ``TXS`` payload; every transaction is decoded (signatures are checked later)."""
     value = codec.decode(payload, PAYLOAD_BYTES_MAX)
-    if not isinstance(value, list) or not all(isinstance(raw, bytes) for raw in value):
+    if not isinstance(value, list):
         raise DecodeError("a transaction batch is a list of byte strings")
     if len(value) > TXS_BATCH_MAX:
         raise TooLarge(f"a transaction batch holds at most {TXS_BATCH_MAX}")
-    return [decode_tx(raw, hash_fn) for raw in value]
+    txs = []
+    for raw in value:
+        if not isinstance(raw, bytes):
+            raise DecodeError("a transaction batch is a list of byte strings")
+        txs.append(decode_tx(raw, hash_fn))
+    return txs
 
 
 # -- proposals and votes ------------------------------------------------------------------------
@@ -304,11 +309,12 @@ def decode_sync_blocks(payload: bytes, hash_fn: Callable[[bytes], bytes]) -> Syn
         raise DecodeError(f"synced blocks are a list of at most {SYNC_BLOCKS_MAX}")
     blocks = []
     for item in value:
-        if not (
-            isinstance(item, list) and len(item) == 2 and all(isinstance(x, bytes) for x in item)
-        ):
+        if not isinstance(item, list) or len(item) != 2:
             raise DecodeError("a synced block is [block, commit]")
-        blocks.append((decode_block(item[0], hash_fn), decode_commit(item[1])))
+        block, commit = item
+        if not isinstance(block, bytes) or not isinstance(commit, bytes):
+            raise DecodeError("a synced block is [block, commit] as byte strings")
+        blocks.append((decode_block(block, hash_fn), decode_commit(commit)))
     return SyncBlocks(tuple(blocks))
 
 

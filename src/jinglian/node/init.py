@@ -22,7 +22,7 @@ organisations round-robin. ``solo`` has one validator (node1 of org1);
 organisations, nodes are added round-robin until four validators exist), so
 the network tolerates one faulty validator. Node ``i`` (from 0) listens on API
 port ``api_port + i`` and peer port ``p2p_port + i``; every node lists all
-others as peers. Private keys are written 0600. The directory is built next
+others as peers, as ``name@host:port``. Private keys are written 0600. The directory is built next
 to ``DIR`` and renamed into place, so a failure leaves nothing half-made.
 """
 
@@ -257,7 +257,7 @@ def _create_node(
     _write_pair(node_dir, "tls.key", tls_key, "tls.pem", tls_cert)
     _write_text(node_dir / "ca.pem", ca_bundle)
     (node_dir / "data").mkdir()
-    peers = tuple(f"{host}:{p.p2p_port}" for p in plans if p.name != plan.name)
+    peers = tuple(f"{p.name}@{host}:{p.p2p_port}" for p in plans if p.name != plan.name)
     save_node_config(
         NodeConfig(
             root=node_dir,
