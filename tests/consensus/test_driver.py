@@ -9,11 +9,18 @@ import time
 from collections.abc import Mapping
 
 from jinglian.consensus.protocols import SystemClock
+from jinglian.consensus.tbft import compute_proposer
 from jinglian.consensus.tbft.actions import ReportMisbehaviour
 from jinglian.consensus.tbft.driver import TbftDriver
-from jinglian.consensus.wal import MemoryWAL, SignedProposal, SignedVote, decode_wal_entry
+from jinglian.consensus.wal import (
+    MemoryWAL,
+    SignedProposal,
+    SignedVote,
+    decode_wal_entry,
+    encode_wal_entry,
+)
 from jinglian.types import Commit, ConsensusParams
-from jinglian.types.consensus import Proposal, Vote
+from jinglian.types.consensus import Proposal, Vote, proposal_sign_bytes, vote_sign_bytes_of
 
 PARAMS = ConsensusParams(
     type="tbft", timeout_propose_ms=300, timeout_vote_ms=100, timeout_delta_ms=50
@@ -139,3 +146,57 @@ def test_four_drivers_decide_the_same_blocks() -> None:
             for e in entries
             if isinstance(e, SignedProposal | SignedVote)
         )
+
+
+def test_restart_resends_what_the_wal_holds_and_signs_nothing_conflicting() -> None:
+    me = IDS[1]
+    app = FakeApp(me)
+    before_crash = Vote("prevote", 1, 0, b"\x0a" * 32, me, b"")
+    before_crash = Vote(
+        "prevote", 1, 0, b"\x0a" * 32, me, fake_sign(me, vote_sign_bytes_of("test", before_crash))
+    )
+    wal = MemoryWAL([encode_wal_entry(SignedVote(before_crash))])
+    sent: list[Proposal | Vote] = []
+
+    class _Transport:
+        def broadcast(self, message: Proposal | Vote) -> None:
+            sent.append(message)
+
+    driver = TbftDriver(
+        app=app,
+        transport=_Transport(),
+        wal=wal,
+        clock=SystemClock(),
+        chain_id="test",
+        validator_id=me,
+        params=PARAMS,
+        sign=lambda message: fake_sign(me, message),
+    )
+    driver.start()
+    try:
+        # The round-0 proposer offers another (valid) block after the restart.
+        proposer = compute_proposer(dict.fromkeys(IDS, 1), 1, 0)
+        other = hashlib.sha256(b"other").digest()
+        with BUILT_LOCK:
+            BUILT[other] = 1
+        unsigned = Proposal(1, 0, other, -1, proposer, b"")
+        proposal = Proposal(
+            1, 0, other, -1, proposer, fake_sign(proposer, proposal_sign_bytes("test", unsigned))
+        )
+        driver.deliver(proposal)
+        deadline = time.monotonic() + 5
+        while not any(isinstance(m, Vote) and m.kind == "prevote" for m in sent):
+            assert time.monotonic() < deadline, sent
+            time.sleep(0.01)
+        time.sleep(0.3)
+    finally:
+        driver.stop()
+    prevotes = {
+        m.block_hash for m in sent if isinstance(m, Vote) and m.kind == "prevote" and m.round == 0
+    }
+    prevotes |= {
+        e.vote.block_hash
+        for e in (decode_wal_entry(r) for r in wal.records())
+        if isinstance(e, SignedVote) and e.vote.kind == "prevote" and e.vote.round == 0
+    }
+    assert prevotes == {before_crash.block_hash}

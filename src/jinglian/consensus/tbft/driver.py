@@ -297,8 +297,7 @@ class TbftDriver:
                 self._app.verify_signature,
             )
         self._started = True
-        self._carry_out(self._tbft.on_start(self.height))  # TEMP until restore lands
-        del signed
+        self._carry_out(self._tbft.on_start(self.height, validators=validators, signed=signed))
         self._restored = []
         waiting, self._waiting = self._waiting, []
         for message in waiting:
