@@ -175,7 +175,7 @@ def devnet_up(
     Example:
       jinglian devnet up
       jinglian devnet up --nodes 4 --crypto gm --dir gmnet --detach
-      jinglian devnet up --dir .devnet --api-port 18601 --p2p-port 19601
+      jinglian devnet up --dir net2 --api-port 18601 --p2p-port 19601
     """
     network = _ensure_network(net_dir, nodes, crypto, api_port, p2p_port)
     with _signals_interrupt():
