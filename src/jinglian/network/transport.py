@@ -160,9 +160,15 @@ class PeerServer:
         self._tasks.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # ``close`` cancels connection tasks. Ending normally here is on purpose:
+            # asyncio 3.11's stream callback calls ``task.exception()`` on a finished
+            # handler task, which raises (and logs a traceback) for a cancelled one.
+            pass
         finally:
             self._tasks.discard(task)
-            await _close(writer)
+            with contextlib.suppress(asyncio.CancelledError):
+                await _close(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = await self._handshake(reader, writer)
