@@ -32,11 +32,10 @@ ACKS_BEFORE_FAULT = 20
 """Commits acknowledged before the first fault."""
 PROGRESS_BLOCKS = 5
 """Heights the chain must advance by to count as making progress."""
-SETTLE_S = 2.0
-"""After two validators die, a block whose decision was under way may still commit this soon."""
-STALL_S = 6.0
-"""How long a chain without a quorum is watched for progress: several rounds at the test's
-timeouts (propose 1 s + 0.25 s per round)."""
+STALL_S = 8.0
+"""How long a chain without a quorum is watched: several rounds at the test's timeouts
+(propose 1 s + 0.25 s per round). Only the block whose decision was under way when the
+fault hit may still commit (``slack_blocks=1``)."""
 PAUSE_S_MIN = 6.0
 """A paused validator stays paused at least this long (several rounds)."""
 PAUSE_BLOCKS = 8
@@ -71,8 +70,7 @@ def test_two_killed_validators_halt_the_chain_without_fork_until_one_returns(
         cluster.kill("node3")
         cluster.kill("node4")
         survivors = cluster.up()
-        assert_no_progress(survivors, SETTLE_S, slack_blocks=1)
-        stuck = assert_no_progress(survivors, STALL_S)
+        stuck = assert_no_progress(survivors, STALL_S, slack_blocks=1)
         late = [tx for tx in load.acked if tx.height > stuck]
         assert late == [], f"commits acknowledged beyond the stuck head {stuck}: {late}"
 

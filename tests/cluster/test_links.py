@@ -3,14 +3,18 @@
 ``Links.partition`` cuts exactly the pairs across sides; the proxies forward
 bytes until their link is cut and again once it is healed; namespaces, their
 blackhole routes and the bridge exist while in use and are gone after
-``close``.
+``close``, and those of a test process killed before it could clean up are
+removed by the next one.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +169,37 @@ def test_namespaces_exist_while_open_and_are_gone_after_close() -> None:
         links.close()
     assert links.namespace("a") not in _ip_names("netns", "list")
     assert links.bridge not in _ip_names("link", "show")
+
+
+def test_namespaces_of_a_killed_test_process_are_swept_by_the_next_claim() -> None:
+    reason = namespaces_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces are not available here: {reason}")
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from jinglian.testing.netns import NamespaceLinks\n"
+            "links = NamespaceLinks(['a', 'b'])\n"
+            "print(links.subnet, links.namespace('b'), flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        subnet, left_behind = owner.stdout.readline().split()
+    finally:
+        owner.kill()
+        owner.wait()
+    assert left_behind in _ip_names("netns", "list")
+    with NamespaceLinks(["a"]) as links:
+        assert left_behind not in _ip_names("netns", "list")
+        bridges = json.loads(_ip_names("-j", "link", "show", "type", "bridge"))
+        stale = f"jl{subnet}br"
+        for bridge in bridges:
+            if bridge["ifname"] == stale:
+                assert links.bridge == stale
+                assert bridge["ifalias"].endswith(f" {os.getpid()}")

@@ -34,10 +34,10 @@ ACKS_BEFORE_FAULT = 10
 """Commits acknowledged before the first partition."""
 PROGRESS_BLOCKS = 5
 """Heights the chain must advance by to count as making progress."""
-SETTLE_S = 2.0
-"""After a split, a block whose decision was under way may still commit this soon."""
-STALL_S = 6.0
-"""How long a split without a quorum is watched: several rounds at the test's timeouts."""
+STALL_S = 8.0
+"""How long a chain without a quorum is watched: several rounds at the test's timeouts
+(propose 1 s + 0.25 s per round). Only the block whose decision was under way when the
+fault hit may still commit (``slack_blocks=1``)."""
 HEAL_TIMEOUT_S = 120.0
 """How long healed nodes may take to find each other again (reconnect backoff included)."""
 ISOLATED_BLOCKS = 12
@@ -57,8 +57,7 @@ def test_two_against_two_commits_nothing_and_forks_nothing_until_healed(
     with net_cluster.load() as load:
         load.wait_for_acks(ACKS_BEFORE_FAULT)
         links.partition(["node1", "node2"], ["node3", "node4"])
-        assert_no_progress(nodes, SETTLE_S, slack_blocks=1)
-        stuck = assert_no_progress(nodes, STALL_S)
+        stuck = assert_no_progress(nodes, STALL_S, slack_blocks=1)
         late = [tx for tx in load.acked if tx.height > stuck]
         assert late == [], f"commits acknowledged beyond the stuck head {stuck}: {late}"
 

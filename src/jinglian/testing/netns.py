@@ -33,16 +33,19 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import fcntl
 import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +75,10 @@ BRIDGE_HOST = 254
 """Host part of the bridge's (the test process's) address in each subnet."""
 NODES_MAX = 200
 """Most nodes one ``NamespaceLinks`` holds (host parts 1..NODES_MAX)."""
+OWNER_ALIAS = "jinglian-test pid "
+"""Start of the alias of a bridge ``NamespaceLinks`` made; the owner's pid follows."""
+CLAIM_LOCK_FILE = Path(tempfile.gettempdir()) / "jinglian-testing-netns.lock"
+"""Held while a subnet is swept or claimed."""
 IP_TIMEOUT_S = 10.0
 """How long one ``ip`` command may take."""
 PROXY_CONNECTIONS_MAX = 64
@@ -251,7 +258,7 @@ class NamespaceLinks(Links):
             raise LinksError(f"between 1 and {NODES_MAX} nodes, not {len(self.names)}")
         self.subnet = self._claim_subnet()
         """``S`` of ``10.77.<S>.0/24``."""
-        self._finalizer = weakref.finalize(self, _delete_namespaces, self.subnet, self.names)
+        self._finalizer = weakref.finalize(self, _delete_subnet, self.subnet)
         atexit.register(self._finalizer)
         try:
             for index, name in enumerate(self.names, start=1):
@@ -323,24 +330,30 @@ class NamespaceLinks(Links):
 
     @staticmethod
     def _claim_subnet() -> int:
-        """Create the first free bridge ``jl<S>br``; creating it is the claim on ``S``."""
-        errors = []
-        for subnet in SUBNETS:
+        """Create the first free bridge ``jl<S>br``, named after this process; it claims ``S``.
+
+        Under a file lock, so that subnets whose owner process is gone (a test
+        run killed before it could clean up) are swept first without racing
+        another process's claim.
+        """
+        with _claim_lock():
+            owners = _bridge_owners()
+            live = {s for s, owner in owners.items() if owner is not None and _is_alive(owner)}
+            for stale in sorted((set(owners) | _namespace_subnets()) - live):
+                _delete_subnet(stale)
+            subnet = next((s for s in SUBNETS if s not in live), None)
+            if subnet is None:
+                raise LinksError(f"every subnet 10.77.{SUBNETS}.0/24 is in use")
             bridge = _bridge_name(subnet)
+            _ip("link", "add", bridge, "type", "bridge")
             try:
-                _ip("link", "add", bridge, "type", "bridge")
-            except LinksError as exc:
-                errors.append(str(exc))
-                continue
-            try:
+                _ip("link", "set", bridge, "alias", f"{OWNER_ALIAS}{os.getpid()}")
                 _ip("addr", "add", f"10.77.{subnet}.{BRIDGE_HOST}/24", "dev", bridge)
                 _ip("link", "set", bridge, "up")
             except LinksError:
-                with contextlib.suppress(LinksError):
-                    _ip("link", "del", bridge)
+                _delete_subnet(subnet)
                 raise
             return subnet
-        raise LinksError(f"no free subnet among 10.77.{SUBNETS}.0/24; last error: {errors[-1:]}")
 
     def _add_host(self, index: int, name: str) -> None:
         namespace = _namespace_name(self.subnet, index)
@@ -351,6 +364,11 @@ class NamespaceLinks(Links):
         _ip("-n", namespace, "addr", "add", f"{self.address(name)}/24", "dev", "eth0")
         _ip("-n", namespace, "link", "set", "eth0", "up")
         _ip("-n", namespace, "link", "set", "lo", "up")
+
+
+_BRIDGE_RE = re.compile(r"^jl(\d+)br$")
+_NAMESPACE_RE = re.compile(r"^jl(\d+)n\d+$")
+_VETH_RE = re.compile(r"^jl(\d+)v\d+$")
 
 
 def _bridge_name(subnet: int) -> str:
@@ -365,15 +383,74 @@ def _veth_name(subnet: int, index: int) -> str:
     return f"jl{subnet}v{index}"
 
 
-def _delete_namespaces(subnet: int, names: tuple[str, ...]) -> None:
-    """Remove the namespaces, veths and bridge of one ``NamespaceLinks``, whatever exists."""
-    for index in range(1, len(names) + 1):
-        with contextlib.suppress(LinksError):
-            _ip("link", "del", _veth_name(subnet, index))
-        with contextlib.suppress(LinksError):
-            _ip("netns", "del", _namespace_name(subnet, index))
+def _delete_subnet(subnet: int) -> None:
+    """Remove the veths, namespaces and bridge of subnet ``subnet``.
+
+    The veths go first, by name: deleting a namespace also deletes the veths
+    in it, but only later, in the background, while a new claim of the subnet
+    may already want their names.
+    """
+    for link in json.loads(_ip("-j", "link", "show", "type", "veth") or "[]"):
+        match = _VETH_RE.match(link["ifname"])
+        if match is not None and int(match[1]) == subnet:
+            with contextlib.suppress(LinksError):
+                _ip("link", "del", link["ifname"])
+    for namespace, of_subnet in _namespaces():
+        if of_subnet == subnet:
+            with contextlib.suppress(LinksError):
+                _ip("netns", "del", namespace)
     with contextlib.suppress(LinksError):
         _ip("link", "del", _bridge_name(subnet))
+
+
+def _namespaces() -> list[tuple[str, int]]:
+    """Every namespace named like ours, with its subnet."""
+    found = []
+    for entry in json.loads(_ip("-j", "netns", "list") or "[]"):
+        match = _NAMESPACE_RE.match(entry["name"])
+        if match is not None:
+            found.append((entry["name"], int(match[1])))
+    return found
+
+
+def _namespace_subnets() -> set[int]:
+    return {subnet for _, subnet in _namespaces()}
+
+
+def _bridge_owners() -> dict[int, int | None]:
+    """Subnet -> pid of the process that made its bridge (None if not made by one)."""
+    owners: dict[int, int | None] = {}
+    for link in json.loads(_ip("-j", "link", "show", "type", "bridge") or "[]"):
+        match = _BRIDGE_RE.match(link["ifname"])
+        if match is None:
+            continue
+        alias = link.get("ifalias", "")
+        owner = alias.removeprefix(OWNER_ALIAS)
+        owners[int(match[1])] = (
+            int(owner) if alias.startswith(OWNER_ALIAS) and owner.isdigit() else None
+        )
+    return owners
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _claim_lock() -> Iterator[None]:
+    """Exclusive among the processes of this machine (an advisory lock on a file)."""
+    with CLAIM_LOCK_FILE.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # -- proxies --------------------------------------------------------------------------------------
