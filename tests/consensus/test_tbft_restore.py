@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from jinglian.consensus.tbft import Broadcast, Decide, ProposeBlock, ScheduleTimeout, Step, Tbft
+from jinglian.consensus.tbft import (
+    Broadcast,
+    Decide,
+    ProposeBlock,
+    ScheduleTimeout,
+    Step,
+    Tbft,
+    compute_proposer,
+)
 from jinglian.consensus.tbft.actions import Action
 from jinglian.consensus.wal import (
     EnteredStep,
@@ -24,7 +32,6 @@ from tests.consensus.test_tbft_state import (
     POWERS,
     A,
     B,
-    compute_proposer,
     fake_sign,
     fake_verify,
     my_votes,
@@ -146,9 +153,10 @@ def test_restored_own_proposal_is_resent_not_rebuilt() -> None:
     wal = MemoryWAL()
     machine = fresh(me)
     assert ProposeBlock(1, 0) in machine.on_start(1)
-    signed = write_wal(wal, machine.on_block_built(1, 0, A))
+    first = sent(write_wal(wal, machine.on_block_built(1, 0, A)))[0]
+    assert isinstance(first, Proposal)
     # Crash right after the proposal was written, before the prevote was.
-    wal = MemoryWAL([encode_wal_entry(SignedProposal(sent(signed)[0]))])
+    wal = MemoryWAL([encode_wal_entry(SignedProposal(first))])
     machine, actions = restart(me, wal)
     assert not any(isinstance(a, ProposeBlock) for a in actions)
     assert [(type(m), m.block_hash) for m in sent(actions)] == [(Proposal, A)]

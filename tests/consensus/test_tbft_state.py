@@ -45,8 +45,9 @@ def fake_verify(validator: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def node(me: bytes, height: int = 1) -> tuple[Tbft, list[Action]]:
+    """A machine of validator ``me`` started at ``height`` (0: not started)."""
     machine = Tbft(CHAIN, me, POWERS, PARAMS, lambda m: fake_sign(me, m), fake_verify)
-    return machine, machine.on_start(height)
+    return machine, machine.on_start(height) if height else []
 
 
 def vote(kind: VoteKind, who: bytes, block: bytes, round_: int = 0, height: int = 1) -> Vote:
@@ -309,9 +310,7 @@ def test_conflicting_proposal_is_reported_and_kept_only_with_votes() -> None:
 
 
 def test_cluster_of_four_decides_one_block_per_height() -> None:
-    machines = {
-        v: Tbft(CHAIN, v, POWERS, PARAMS, lambda m, v=v: fake_sign(v, m), fake_verify) for v in IDS
-    }
+    machines = {v: node(v, height=0)[0] for v in IDS}
     queue: list[tuple[bytes, Action]] = []
     for height in (1, 2, 3):
         for v, m in machines.items():
