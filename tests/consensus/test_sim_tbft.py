@@ -14,7 +14,7 @@ from jinglian.testing.sim._safety import SafetyChecker
 from jinglian.testing.sim._wire import CHAIN_ID, fake_sign, sign_vote, verify_commit
 from jinglian.types import Commit, CommitSignature
 from jinglian.types.block import vote_sign_bytes
-from jinglian.types.consensus import NIL, Vote
+from jinglian.types.consensus import NIL, Proposal, Vote
 
 SEEDS = 1000
 CHUNK = 50
@@ -118,6 +118,21 @@ def test_invalid_double_sign_of_an_honest_node_is_caught() -> None:
     assert checker.failure is None
     checker.on_broadcast(b"n1", vote("prevote", b"n1", NIL))
     assert checker.failure is not None and "double-signed a prevote" in checker.failure
+
+
+def test_invalid_prevote_against_the_lock_is_caught() -> None:
+    a, b = b"\xaa" * 32, b"\xbb" * 32
+    checker = SafetyChecker([b"n1"], lambda block: True)
+    checker.on_broadcast(b"n1", vote("precommit", b"n1", a, round_=1))
+    # Its lock (A, 1) allows A, nil, and B re-proposed with a proof-of-lock from round 1 on.
+    checker.on_broadcast(b"n1", vote("prevote", b"n1", a, round_=2))
+    checker.on_broadcast(b"n1", vote("prevote", b"n1", NIL, round_=3))
+    checker.on_proposal(Proposal(1, 4, b, 1, b"n0", b""))
+    checker.on_broadcast(b"n1", vote("prevote", b"n1", b, round_=4))
+    assert checker.failure is None
+    checker.on_proposal(Proposal(1, 5, b, 0, b"n0", b""))
+    checker.on_broadcast(b"n1", vote("prevote", b"n1", b, round_=5))
+    assert checker.failure is not None and "locked on" in checker.failure
 
 
 def test_byzantine_double_sign_is_not_a_failure() -> None:

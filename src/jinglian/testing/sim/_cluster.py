@@ -23,7 +23,7 @@ milliseconds (still in its send queue). It restarts from its WAL after a
 random time. Up to f validators are Byzantine (``_byzantine``).
 
 After every event the ``SafetyChecker`` holds (agreement, validity, no
-double-signing). After healing and the last restart, every honest node must
+double-signing, honest nodes keep their locks). After healing and the last restart, every honest node must
 have decided heights 1..K within ``LIVENESS_BOUND_MS``. Everything random comes
 from one ``random.Random(seed)``, so a failing seed replays exactly.
 """
@@ -285,6 +285,7 @@ class _Sim:
         if isinstance(message, SyncedBlock):
             self.on_synced(event.dst, message)
         elif isinstance(message, Proposal):
+            self.checker.on_proposal(message)
             is_valid = self.is_valid(message.block_hash)
             self.apply(event.dst, node.machine.on_proposal(message, is_valid))
         else:
