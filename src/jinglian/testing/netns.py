@@ -10,13 +10,14 @@ are symmetric: a cut pair exchanges nothing in either direction.
   network namespace ``jl<S>n<i>`` with one interface, a veth whose other end
   is enslaved to the bridge ``jl<S>br`` in the root namespace. Node ``i`` has
   address ``10.77.<S>.<i>``, the bridge ``10.77.<S>.254`` so the test process
-  reaches every node's API. ``S`` is claimed by creating the bridge (an atomic
-  step), so concurrent tests get distinct subnets. A cut is a pair of
+  reaches every node's API. ``S`` is claimed under a file lock by creating the
+  bridge with the owner's pid as its alias, so concurrent test processes get
+  distinct subnets, and a claim first removes the subnets of owners that died
+  without cleaning up (a test run killed by SIGKILL). A cut is a pair of
   ``blackhole`` routes, one in each namespace: packets between the two are
   dropped silently, as on a partitioned network (an established TCP
   connection just stops hearing back; a new one is refused locally).
-  Namespaces have no default route and the root namespace does not forward,
-  so no packet leaves these namespaces and the bridge.
+  Namespaces have no default route: a node reaches nothing but its subnet.
 - ``ProxyLinks`` (the fallback): nodes stay on 127.0.0.1 and each node reaches
   each peer through a forwarder of its own, run by the test process on an
   asyncio thread. A cut closes the pair's forwarded connections and closes
