@@ -14,7 +14,7 @@ help:
 	@echo "make test   - set up, lint, type-check and run the whole test suite"
 	@echo "make lint   - ruff and mypy --strict on the core packages"
 	@echo "make bench  - run the benchmarks (results go to docs/benchmarks.md by hand)"
-	@echo "make simulate SEEDS=N - run the BFT consensus simulation over N seeds"
+	@echo "make simulate SEEDS=N [START=K] - run the BFT consensus simulation over seeds K..K+N-1"
 
 setup: $(STAMP)
 
@@ -39,9 +39,10 @@ bench: setup
 	$(BIN)/pytest -q -p no:xdist -m benchmark --benchmark-only tests/benchmarks
 
 SEEDS ?= 1000
+START ?= 0
 
 simulate: setup
-	$(BIN)/python -m jinglian.testing.sim --seeds $(SEEDS)
+	$(BIN)/python -m jinglian.testing.sim --seeds $(SEEDS) --start $(START)
 
 run: setup
 	$(BIN)/jinglian devnet up --nodes 4 --dir $(NET_DIR)

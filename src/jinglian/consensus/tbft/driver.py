@@ -299,7 +299,10 @@ class TbftDriver:
         self._started = True
         self._carry_out(self._tbft.on_start(self.height, validators=validators, signed=signed))
         self._restored = []
-        waiting, self._waiting = self._waiting, []
+        # A restored own proposal counts as valid only once its block is judged again
+        # (its body may be gone with the crash; then it waits, parked, like any other).
+        restored_proposals = [e.proposal for e in signed if isinstance(e, SignedProposal)]
+        waiting, self._waiting = [*restored_proposals, *self._waiting], []
         for message in waiting:
             self._on_message(message)
 
