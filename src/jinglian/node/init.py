@@ -48,7 +48,14 @@ from jinglian.crypto import (
 from jinglian.network.binding import issue_transport_certificate
 from jinglian.network.tls import TRANSPORT_CERT_FILE, TRANSPORT_KEY_FILE, TRANSPORT_PEERS_FILE
 from jinglian.node.config import NodeConfig, save_node_config
-from jinglian.types import ChainConfig, ConsensusParams, Org, ValidatorInfo, parse_chain_config
+from jinglian.types import (
+    ChainConfig,
+    ChainParams,
+    ConsensusParams,
+    Org,
+    ValidatorInfo,
+    parse_chain_config,
+)
 from jinglian.types.errors import ConfigError
 
 __all__ = [
@@ -58,6 +65,7 @@ __all__ = [
     "INIT_ORGS_MAX",
     "MANIFEST_VERSION",
     "P2P_PORT_BASE",
+    "TBFT_BLOCK_TXS_MAX",
     "TBFT_VALIDATORS_MIN",
     "CreatedNetwork",
     "create_network",
@@ -70,6 +78,10 @@ INIT_ORGS_MAX = 64
 """Most organisations ``jinglian init`` creates."""
 INIT_NODES_MAX = 64
 """Most nodes ``jinglian init`` creates."""
+TBFT_BLOCK_TXS_MAX = 2_000
+"""``block_txs_max`` of a new ``tbft`` chain: the proposer builds a block and every validator
+re-executes it within one propose timeout (3 s). Uncapped, a backlog made 10,000-transaction
+blocks that took longer than that on two cores, so rounds failed under load."""
 NODES_PER_ORG_MAX = 16
 TBFT_VALIDATORS_MIN = 4
 """Validators a ``tbft`` network gets at least: 3f+1 with f = 1."""
@@ -204,6 +216,9 @@ def _write_network(
         ),
         validators=tuple(validators),
         consensus=ConsensusParams(type=consensus),
+        params=ChainParams(block_txs_max=TBFT_BLOCK_TXS_MAX)
+        if consensus == "tbft"
+        else ChainParams(),
     )
     parse_chain_config(config.to_value())
     _write_text(root / "genesis.json", json.dumps(config.to_value(), indent=2) + "\n")
