@@ -25,6 +25,7 @@ from jinglian.testing.cluster import (
     assert_all_committed,
     assert_nodes_verify,
     assert_same_chain,
+    get_validator_names,
     make_tbft_network,
     wait_for_same_head,
 )
@@ -84,7 +85,8 @@ def finish(cluster: Cluster, load: LoadDriver) -> list[AckedTx]:
     Every node must then hold the same chain, every acknowledged transaction in
     the block it was acknowledged in, exit cleanly on SIGTERM and pass
     ``jinglian node verify``, whose replayed head must be the head the APIs
-    agreed on. Returns the acknowledged transactions.
+    agreed on; no validator may have been reported for conflicting votes.
+    Returns the acknowledged transactions.
     """
     load.stop()
     nodes = cluster.select()
@@ -92,11 +94,21 @@ def finish(cluster: Cluster, load: LoadDriver) -> list[AckedTx]:
     assert_same_chain(nodes)
     acked = load.acked
     assert_all_committed(nodes, acked)
+    assert_no_misbehaviour(cluster)
     exits = cluster.stop_all()
     assert exits == {name: 0 for name in cluster.names}, exits
     reports = assert_nodes_verify(nodes)
     assert {(r["height"], r["head_hash"]) for r in reports.values()} == {(height, head_hash)}
     return acked
+
+
+def assert_no_misbehaviour(cluster: Cluster) -> None:
+    """No honest validator signed two conflicting votes (say, after a restart): none was
+    reported on chain by the others."""
+    client = cluster.client()
+    for validator, name in get_validator_names(cluster.net_dir).items():
+        records = client.query("consensus", "misbehaviour", {"validator": validator}).value
+        assert records == [], f"{name} signed conflicting messages: {records}"
 
 
 @pytest.hookimpl(wrapper=True)
