@@ -266,7 +266,9 @@ class Replica:
         if block is None:
             return None
         try:
-            if block.header.proposer != proposal.proposer:
+            # A fresh block names its proposer; a block proposed again with a proof of
+            # lock (pol_round >= 0) was built by the proposer of an earlier round.
+            if proposal.pol_round < 0 and block.header.proposer != proposal.proposer:
                 raise InvalidBlock("block proposer differs from the proposal's signer")
             now_ms = time.time_ns() // 1_000_000
             if block.header.time_ms > now_ms + BLOCK_TIME_DRIFT_MS_MAX:
