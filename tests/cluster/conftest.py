@@ -105,10 +105,10 @@ def finish(cluster: Cluster, load: LoadDriver) -> list[AckedTx]:
 def assert_no_misbehaviour(cluster: Cluster) -> None:
     """No honest validator signed two conflicting votes (say, after a restart): none was
     reported on chain by the others."""
-    client = cluster.client()
-    for validator, name in get_validator_names(cluster.net_dir).items():
-        records = client.query("consensus", "misbehaviour", {"validator": validator}).value
-        assert records == [], f"{name} signed conflicting messages: {records}"
+    with cluster.client() as client:
+        for validator, name in get_validator_names(cluster.net_dir).items():
+            records = client.query("consensus", "misbehaviour", {"validator": validator}).value
+            assert records == [], f"{name} signed conflicting messages: {records}"
 
 
 @pytest.hookimpl(wrapper=True)
