@@ -13,6 +13,8 @@ node and ``jinglian node verify`` on each).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from jinglian.testing.cluster import (
@@ -40,6 +42,12 @@ STALL_S = 8.0
 fault hit may still commit (``slack_blocks=1``)."""
 HEAL_TIMEOUT_S = 120.0
 """How long healed nodes may take to find each other again (reconnect backoff included)."""
+LONG_CUT_S = 20.0
+"""How long a node stays cut off in the long-cut test (TCP's retransmission waits grow past
+10 s by then)."""
+REJOIN_S_MAX = 20.0
+"""A node cut off for ``LONG_CUT_S`` must hold the others' head this soon after healing
+(measured: about 2 s; before the transport's timeouts, 24-62 s)."""
 ISOLATED_BLOCKS = 12
 """Blocks the others commit while the proposer is cut off: three turns of four proposers."""
 
@@ -121,4 +129,24 @@ def test_isolated_proposer_costs_only_its_rounds(net_cluster: Cluster) -> None:
         load.aim(None)
         wait_for_height([net_cluster.node(leader)], get_max_height(others), HEAL_TIMEOUT_S)
         assert_same_chain(net_cluster.select())
+    finish(net_cluster, load)
+
+
+def test_node_cut_off_for_long_rejoins_within_seconds_of_healing(net_cluster: Cluster) -> None:
+    # A link cut without a reset leaves TCP retransmitting with growing waits and dials
+    # hanging on dropped SYNs; the transport's timeouts must notice both, so the node is
+    # back within seconds of healing, not after TCP's own backoff.
+    links = _links(net_cluster)
+    with net_cluster.load() as load:
+        load.wait_for_acks(ACKS_BEFORE_FAULT)
+        links.isolate("node2")
+        load.aim(["node1", "node3", "node4"])
+        time.sleep(LONG_CUT_S)
+        links.heal_all()
+        healed = time.monotonic()
+        target = get_max_height(net_cluster.select(["node1"]))
+        wait_for_height([net_cluster.node("node2")], target, HEAL_TIMEOUT_S)
+        rejoined_s = time.monotonic() - healed
+        assert rejoined_s < REJOIN_S_MAX, f"node2 took {rejoined_s:.1f} s to rejoin"
+        load.aim(None)
     finish(net_cluster, load)

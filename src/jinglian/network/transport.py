@@ -29,6 +29,7 @@ import contextlib
 import inspect
 import logging
 import random
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -41,10 +42,13 @@ from jinglian.types.errors import Busy, InvalidInput, JinglianError
 
 __all__ = [
     "CONNECTION_STABLE_MS",
+    "CONNECT_TIMEOUT_MS",
     "PEER_CONNECTIONS_MAX",
+    "PEER_IDLE_TIMEOUT_MS",
     "PEER_RECEIVE_QUEUE_BYTES_MAX",
     "PEER_RECEIVE_QUEUE_FRAMES_MAX",
     "PEER_SEND_QUEUE_MAX",
+    "PEER_UNACKED_TIMEOUT_MS",
     "PEER_WRITE_TIMEOUT_MS",
     "RECONNECT_BACKOFF_MS_MAX",
     "RECONNECT_BACKOFF_MS_MIN",
@@ -79,6 +83,18 @@ PEER_WRITE_TIMEOUT_MS: Final = 10_000
 
 TLS_HANDSHAKE_TIMEOUT_MS: Final = 10_000
 """How long the TLS handshake may take."""
+
+CONNECT_TIMEOUT_MS: Final = 3_000
+"""How long a dial may take before it is given up (a cut link drops the SYN silently)."""
+
+PEER_UNACKED_TIMEOUT_MS: Final = 5_000
+"""A dialled connection whose sent data stays unacknowledged this long is closed by the
+kernel (``TCP_USER_TIMEOUT``), so a link cut without a reset is noticed and redialled
+instead of waiting out TCP's retransmission backoff."""
+
+PEER_IDLE_TIMEOUT_MS: Final = 15_000
+"""A server closes a connection that sent no frame for this long (nodes send status every
+second), so connections of a peer that vanished do not hold its ``PEER_CONNECTIONS_MAX``."""
 
 RECONNECT_BACKOFF_MS_MIN: Final = 100
 """The first wait before redialling a peer."""
@@ -220,7 +236,11 @@ class PeerServer:
     ) -> None:
         while True:
             try:
-                frame = await read_frame(reader)
+                async with asyncio.timeout(PEER_IDLE_TIMEOUT_MS / 1000):
+                    frame = await read_frame(reader)
+            except TimeoutError:
+                self._note(f"closing {peer.common_name!r}: silent for {PEER_IDLE_TIMEOUT_MS} ms")
+                return
             except InvalidInput as exc:
                 self.stats.protocol_errors += 1
                 self._note(f"closing {peer.common_name!r}: {exc.code}: {exc.message}")
@@ -359,16 +379,18 @@ class PeerClient:
     async def _connect_once(self) -> bool:
         """One connection's life; True if it authenticated (so the backoff restarts)."""
         try:
-            reader, writer = await asyncio.open_connection(
-                self._host,
-                self._port,
-                ssl=self._tls.client_context,
-                server_hostname=self._server_hostname,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_MS / 1000,
-            )
+            async with asyncio.timeout(CONNECT_TIMEOUT_MS / 1000):
+                reader, writer = await asyncio.open_connection(
+                    self._host,
+                    self._port,
+                    ssl=self._tls.client_context,
+                    server_hostname=self._server_hostname,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_MS / 1000,
+                )
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             self._refuse(f"dial {self._host}:{self._port} failed: {exc!r}")
             return False
+        _set_unacked_timeout(writer)
         try:
             try:
                 self.peer = await self._tls.authenticate_connection(reader, writer, is_client=True)
@@ -451,6 +473,14 @@ def connect(
     )
     client.start()
     return client
+
+
+def _set_unacked_timeout(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if sock is not None and option is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, option, PEER_UNACKED_TIMEOUT_MS)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

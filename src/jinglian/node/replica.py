@@ -478,6 +478,11 @@ class Replica:
             head = self.ledger.head()
             if block.header.height <= head.height:
                 continue
+            if block.header.height > head.height + 1:
+                # An earlier batch was lost (a dropped connection, a peer that was
+                # behind): ask again from the head rather than wait for a timeout.
+                self._restart_sync()
+                break
             try:
                 result = self._verify_synced(block, commit)
             except JinglianError as exc:
@@ -488,12 +493,18 @@ class Replica:
                     exc.message,
                 )
                 self.stats["messages_invalid"] += 1
+                self._restart_sync()
                 break
             self.node.commit_block(result, commit)
             self.stats["blocks_synced"] += 1
         self._forget_below(self.ledger.head().height + 1)
         self._send_status()
         self._request_sync()
+
+    def _restart_sync(self) -> None:
+        with self._sync_lock:
+            self._sync.requested_to = self.ledger.head().height
+            self._sync.inflight_until = 0.0
 
     def _verify_synced(self, block: Block, commit: Commit) -> BlockResult:
         """A synced block must carry a valid certificate of the current set and re-execute exactly."""
