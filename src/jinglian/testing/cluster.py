@@ -34,10 +34,8 @@ import itertools
 import json
 import logging
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -55,7 +53,7 @@ from jinglian.consensus.tbft import compute_proposer
 from jinglian.node.config import load_node_config
 from jinglian.node.init import create_network
 from jinglian.testing.netns import Links
-from jinglian.testing.process import NODE_LOG_FILE, NodeProcess, NodeProcessError, find_free_port
+from jinglian.testing.process import NODE_LOG_FILE, NodeProcess, NodeProcessError, find_free_ports
 from jinglian.types import ConsensusParams
 from jinglian.types.errors import JinglianError
 from jinglian.types.validators import validator_set_of
@@ -95,8 +93,6 @@ TEST_CONSENSUS = ConsensusParams(
 ~0.1 s on a loaded two-core machine."""
 KV_CONTRACT = "kv"
 """Name the load's key-value contract is deployed under."""
-PORT_ATTEMPTS_MAX = 100
-"""Tries at finding ``CLUSTER_VALIDATORS`` consecutive free ports."""
 POLL_S = 0.2
 """Pause between polls of the nodes' APIs."""
 HTTP_TIMEOUT_S = 5.0
@@ -127,7 +123,7 @@ def make_tbft_network(
 ) -> Path:
     """Write a ``CLUSTER_VALIDATORS``-node ``tbft`` network in ``parent/name`` on free ports."""
     net_dir = parent / name
-    first_port = _find_free_ports(2 * CLUSTER_VALIDATORS)
+    first_port = find_free_ports(2 * CLUSTER_VALIDATORS)
     create_network(
         net_dir,
         CLUSTER_VALIDATORS,
@@ -140,25 +136,6 @@ def make_tbft_network(
     genesis["consensus"] = dataclasses.asdict(consensus)
     genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
     return net_dir
-
-
-def _find_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports on 127.0.0.1 that nobody listens on now."""
-    rng = random.Random()
-    for _ in range(PORT_ATTEMPTS_MAX):
-        first = find_free_port(rng)
-        if all(_is_free(first + offset) for offset in range(1, count)):
-            return first
-    raise NodeProcessError(f"no {count} consecutive free ports after {PORT_ATTEMPTS_MAX} tries")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def compute_round0_proposer(net_dir: Path, height: int) -> str:
