@@ -169,3 +169,10 @@ def test_stranger_is_refused(cluster: Cluster, tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert commit_one(cluster) > 0
+
+
+def test_consensus_figures_are_in_metrics(cluster: Cluster) -> None:
+    text = cluster.services.metrics_text().decode()
+    assert 'jinglian_consensus{figure="peers"} 2.0' in text
+    assert 'jinglian_consensus{figure="messages_invalid"}' in text
+    assert 'jinglian_consensus{figure="round"}' in text

@@ -194,6 +194,8 @@ class LocalServices:
     def metrics_text(self) -> bytes:
         """Prometheus exposition text."""
         self.node.metrics.mempool_txs.set(len(self.node.mempool))
+        if self.node.replica is not None:
+            self.node.metrics.set_consensus(self.node.replica.status())
         return self.node.metrics.render()
 
 

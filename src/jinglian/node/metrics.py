@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -51,6 +52,21 @@ class NodeMetrics:
             buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000),
             registry=self.registry,
         )
+
+        self.consensus = Gauge(
+            "jinglian_consensus",
+            "BFT consensus and peer network figures of a tbft node (round, connected peers, "
+            "blocks synced, peer messages dropped as invalid or for a full queue, "
+            "proposed block bodies fetched, frames not queued to a full peer)",
+            ["figure"],
+            registry=self.registry,
+        )
+
+    def set_consensus(self, figures: Mapping[str, object]) -> None:
+        """Publish the replica's figures (``Replica.status``) as ``jinglian_consensus{figure=...}``."""
+        for name, value in figures.items():
+            if isinstance(value, int):
+                self.consensus.labels(figure=name).set(value)
 
     def on_block(self, result: BlockResult, pool_size: int) -> None:
         """Record a committed block."""

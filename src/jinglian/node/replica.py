@@ -209,6 +209,8 @@ class Replica:
             "round": self.driver.round,
             "peers": len(self.network.connected_peers()),
             **self.stats,
+            "frames_not_queued": self.network.frames_dropped,
+            "consensus_messages_dropped": self.driver.dropped_messages,
         }
 
     # -- TbftApp (consensus thread) --------------------------------------------------------------
