@@ -338,3 +338,10 @@ def test_tx_rate_spans_about_the_window() -> None:
         rate = rates.observe("node1", float(t), t * t)
     # Samples older than RATE_WINDOW_S (5 s) have been dropped: 19² - 14² over 5 s.
     assert rate == (19 * 19 - 14 * 14) / 5
+
+
+def test_two_or_three_nodes_are_refused_not_silently_four(tmp_path: Path) -> None:
+    for nodes in (2, 3):
+        with pytest.raises(ConfigError, match="at least 4"):
+            devnet_module.create_network(tmp_path / f"n{nodes}", nodes, "default", None, None)
+        assert not (tmp_path / f"n{nodes}").exists()

@@ -185,11 +185,17 @@ def create_network(
 ) -> Network:
     """Create a devnet's network in ``net_dir``: one organisation and validator per node.
 
-    The consensus is ``solo`` for one node, else ``tbft``; ports default to
-    ``jinglian init``'s.
+    The consensus is ``solo`` for one node, else ``tbft``, which needs at least
+    ``TBFT_VALIDATORS_MIN`` (4) validators to tolerate a faulty one: 2 or 3 nodes
+    are refused rather than silently made 4. Ports default to ``jinglian init``'s.
     """
     from jinglian.node import init
 
+    if 1 < nodes < init.TBFT_VALIDATORS_MIN:
+        raise ConfigError(
+            f"a BFT devnet needs at least {init.TBFT_VALIDATORS_MIN} nodes; "
+            f"use --nodes 1 (solo) or --nodes {init.TBFT_VALIDATORS_MIN} or more"
+        )
     init.create_network(
         net_dir,
         nodes,

@@ -185,7 +185,8 @@ def _ensure_network(
         count = nodes or DEFAULT_NODES
         network = create_network(net_dir, count, crypto or DEFAULT_CRYPTO, api_port, p2p_port)
         click.echo(
-            f"created a {count}-node {network.consensus} network ({network.crypto} crypto) "
+            f"created a {len(network.nodes)}-node {network.consensus} network "
+            f"({network.crypto} crypto) "
             f"in {net_dir}",
             err=True,
         )
