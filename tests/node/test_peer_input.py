@@ -13,6 +13,7 @@ import pytest
 
 from jinglian.client import Identity
 from jinglian.crypto import get_suite, load_certificate
+from jinglian.ledger import build_block
 from jinglian.network import PeerClient, load_peer_tls
 from jinglian.network.messages import (
     MessageType,
@@ -29,7 +30,7 @@ from jinglian.node.local import LocalServices
 from jinglian.node.node import Node
 from jinglian.testing.process import find_free_ports
 from jinglian.types import codec
-from jinglian.types.consensus import Vote, vote_sign_bytes_of
+from jinglian.types.consensus import Proposal, Vote, vote_sign_bytes_of
 from jinglian.types.errors import Busy
 
 CHAIN = "jinglian-dev"
@@ -176,3 +177,19 @@ def test_consensus_figures_are_in_metrics(cluster: Cluster) -> None:
     assert 'jinglian_consensus{figure="peers"} 2.0' in text
     assert 'jinglian_consensus{figure="messages_invalid"}' in text
     assert 'jinglian_consensus{figure="round"}' in text
+
+
+def test_reproposed_block_keeps_its_original_proposer(cluster: Cluster) -> None:
+    # A locked block proposed again in a later round (pol_round >= 0) was built by the
+    # proposer of an earlier round; judging it by the new proposer stalled the chain.
+    node1, node2, node3 = cluster.nodes
+    replica = node1.replica
+    assert replica is not None
+    built = build_block(node1.ledger, [], time.time_ns() // 1_000_000, node2.cert.cert_id)
+    replica._bodies[built.hash] = built.block
+    height = built.block.header.height
+    again = Proposal(height, 1, built.hash, 0, node3.cert.cert_id, b"s")
+    fresh = Proposal(height, 1, built.hash, -1, node3.cert.cert_id, b"s")
+    assert replica.check_block(fresh) is False
+    replica._invalid.clear()
+    assert replica.check_block(again) is True
