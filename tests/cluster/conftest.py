@@ -17,17 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from jinglian.testing.chain_checks import (
+    assert_all_committed,
+    assert_nodes_verify,
+    assert_same_chain,
+    wait_for_same_head,
+)
 from jinglian.testing.cluster import (
     KV_CONTRACT,
     AckedTx,
     Cluster,
     LoadDriver,
-    assert_all_committed,
-    assert_nodes_verify,
-    assert_same_chain,
     get_validator_names,
     make_tbft_network,
-    wait_for_same_head,
 )
 from jinglian.testing.netns import Links, open_links
 

@@ -17,12 +17,14 @@ import time
 import httpx
 import pytest
 
-from jinglian.testing.cluster import (
-    Cluster,
+from jinglian.testing.chain_checks import (
     assert_no_progress,
     assert_same_chain,
     get_max_height,
     wait_for_height,
+)
+from jinglian.testing.cluster import (
+    Cluster,
 )
 from tests.cluster.conftest import finish
 

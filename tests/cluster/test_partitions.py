@@ -17,15 +17,17 @@ import time
 
 import pytest
 
-from jinglian.testing.cluster import (
-    Cluster,
+from jinglian.testing.chain_checks import (
     assert_no_progress,
     assert_same_chain,
-    compute_round0_proposer,
     get_block,
     get_max_height,
-    get_validator_names,
     wait_for_height,
+)
+from jinglian.testing.cluster import (
+    Cluster,
+    compute_round0_proposer,
+    get_validator_names,
 )
 from jinglian.testing.netns import Links
 from tests.cluster.conftest import finish
