@@ -29,9 +29,9 @@ ALLOWED: dict[str, set[str]] = {
         "network",
         "api",
     },
-    "api": {"node", "types"},
+    "api": {"node", "types", "apps", "client"},
     "client": {"types", "crypto"},
-    "cli": {"client", "node", "types", "crypto"},
+    "cli": {"client", "node", "types", "crypto", "apps"},
     "apps": {"contract", "client", "types"},
     "console": {"client", "types"},
     "testing": {

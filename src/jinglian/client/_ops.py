@@ -118,6 +118,12 @@ class Operations:
         self._chain_id = self._chain_id or info.get("chain_id")
         return info  # type: ignore[no-any-return]
 
+    def call_api(
+        self, method: str, path: str, params: dict[str, Any], body: Any, timeout: float
+    ) -> Op[Any]:
+        """Any route under the API prefix (app routes such as ``/evidence/...``)."""
+        return (yield from self._json(Call(method, f"{API}{path}", params, body, timeout)))
+
     def health(self) -> Op[dict[str, Any]]:
         """``GET /health``."""
         return (yield from self._json(Call("GET", f"{API}/health")))  # type: ignore[no-any-return]

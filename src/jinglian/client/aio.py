@@ -80,6 +80,18 @@ class AsyncClient:
         """Chain id, suite, consensus, head and configuration."""
         return await self._run(self._ops.chain_info())
 
+    async def call_api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> Any:
+        """The JSON answer of any route under ``/api/v1`` (``path`` starts with ``/``)."""
+        return await self._run(self._ops.call_api(method, path, params or {}, body, timeout))
+
     async def health(self) -> dict[str, Any]:
         """The node's health report."""
         return await self._run(self._ops.health())

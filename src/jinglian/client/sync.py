@@ -100,6 +100,18 @@ class Client:
         """Chain id, suite, consensus, head and configuration."""
         return self._run(self._ops.chain_info())
 
+    def call_api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> Any:
+        """The JSON answer of any route under ``/api/v1`` (``path`` starts with ``/``)."""
+        return self._run(self._ops.call_api(method, path, params or {}, body, timeout))
+
     def health(self) -> dict[str, Any]:
         """The node's health report."""
         return self._run(self._ops.health())

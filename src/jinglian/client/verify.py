@@ -39,7 +39,13 @@ from jinglian.client.records import (
     parse_receipt,
     parse_tx_body,
 )
-from jinglian.crypto import get_suite, verify_merkle_proof
+from jinglian.crypto import (
+    Certificate,
+    get_suite,
+    load_certificate,
+    validate_certificate,
+    verify_merkle_proof,
+)
 from jinglian.crypto.state_proof import decode_state_proof, verify_state_proof
 from jinglian.types import (
     ChainConfig,
@@ -52,18 +58,30 @@ from jinglian.types import (
     decode_tx,
     encode_header,
 )
-from jinglian.types.errors import DecodeError, InvalidBlock, InvalidInput, WrongChain
+from jinglian.types.config import compute_genesis_hash
+from jinglian.types.errors import (
+    CryptoError,
+    DecodeError,
+    InvalidBlock,
+    InvalidInput,
+    UnknownIdentity,
+    WrongChain,
+)
 from jinglian.types.jsonval import from_json
-from jinglian.types.validators import validate_commit, validator_set_of
+from jinglian.types.validators import ValidatorSet, validate_commit_by_set, validator_set_of
 
 __all__ = [
     "VerifiedBlock",
     "VerifiedQuery",
     "VerifiedState",
     "VerifiedTx",
+    "check_state_read",
+    "genesis_hash_of",
     "verify_block_evidence",
+    "verify_member_certificate",
     "verify_query_record",
     "verify_state_record",
+    "verify_tx_inclusion",
     "verify_tx_record",
 ]
 
@@ -130,9 +148,16 @@ def _hash_fn(genesis: ChainConfig) -> Any:
 
 
 def verify_block_evidence(
-    header_json: object, commit_json: object, genesis: ChainConfig
+    header_json: object,
+    commit_json: object,
+    genesis: ChainConfig,
+    validators: ValidatorSet | None = None,
 ) -> VerifiedBlock:
-    """Prove a rendered header final with its rendered commit (links 1 and 2 above)."""
+    """Prove a rendered header final with its rendered commit (links 1 and 2 above).
+
+    ``validators`` is the set in force at the header's height when it is not
+    the genesis set (see ``jinglian.client.history``).
+    """
     header = parse_header(header_json)
     if commit_json is None:
         raise InvalidBlock(f"block {header.height} comes without a commit certificate")
@@ -146,16 +171,30 @@ def verify_block_evidence(
         raise InvalidBlock("header hash does not match the commit's block hash")
     if commit.height != header.height:
         raise InvalidBlock(f"commit is for height {commit.height}, header for {header.height}")
-    if header.validators_hash != validator_set_of(genesis).hash:
-        raise InvalidBlock("header's validators hash is not the genesis validator set's hash")
-    signers, power = validate_commit(genesis, commit)
-    total = validator_set_of(genesis).total_power
-    return VerifiedBlock(header, block_hash, commit, signers, power, total)
+    vset = validator_set_of(genesis) if validators is None else validators
+    if header.validators_hash != vset.hash:
+        which = "genesis validator set" if validators is None else "validator set in force"
+        raise InvalidBlock(
+            f"block {header.height} names validator set {header.validators_hash.hex()[:16]}, "
+            f"not the {which} ({vset.hash.hex()[:16]}): a validator-set change is missing"
+        )
+    signers, power = validate_commit_by_set(vset, genesis.chain_id, commit)
+    return VerifiedBlock(header, block_hash, commit, signers, power, vset.total_power)
 
 
 def verify_tx_record(record: Mapping[str, Any], genesis: ChainConfig) -> VerifiedTx:
     """Prove a ``GET /txs/{id}`` record: commit, header, both Merkle paths, displayed fields."""
-    block = verify_block_evidence(record.get("header"), record.get("commit"), genesis)
+    verified = verify_tx_inclusion(record, genesis)
+    _check_displayed_tx(record, verified.tx, verified.receipt)
+    return verified
+
+
+def verify_tx_inclusion(
+    record: Mapping[str, Any], genesis: ChainConfig, validators: ValidatorSet | None = None
+) -> VerifiedTx:
+    """Prove a transaction and its receipt in a final block from ``id``, ``height``,
+    ``index``, ``header``, ``commit`` and ``proof`` of a record (no displayed fields)."""
+    block = verify_block_evidence(record.get("header"), record.get("commit"), genesis, validators)
     _check_position(record, block)
     proof = field(record, "proof", dict, "record")
     index = field(proof, "tx_index", int, "proof")
@@ -165,7 +204,6 @@ def verify_tx_record(record: Mapping[str, Any], genesis: ChainConfig) -> Verifie
         raise InvalidBlock("proof tx_count differs from the header's tx_count")
     tx = _check_tx_leaf(record, proof, index, block.header, genesis)
     receipt = _check_receipt_leaf(proof, index, tx, block.header, genesis)
-    _check_displayed_tx(record, tx, receipt)
     return VerifiedTx(tx=tx, receipt=receipt, index=index, block=block)
 
 
@@ -234,12 +272,12 @@ def verify_state_record(record: Mapping[str, Any], genesis: ChainConfig) -> Veri
     raw_key = contract.encode() + b"\x00" + key.encode()
     if parse_b64(field(record, "raw_key", str, "state"), "raw_key") != raw_key:
         raise InvalidBlock("raw_key is not the state key of this contract and key")
-    value = _check_read(raw_key, record, block.header, genesis)
+    value = check_state_read(raw_key, record, block.header, genesis)
     _check_decoded(record, value)
     return VerifiedState(key=raw_key, value=value, block=block)
 
 
-def _check_read(
+def check_state_read(
     key: bytes, read: Mapping[str, Any], header: Header, genesis: ChainConfig
 ) -> bytes | None:
     """The proven value of ``key`` (None if proven absent)."""
@@ -277,5 +315,37 @@ def verify_query_record(record: Mapping[str, Any], genesis: ChainConfig) -> Veri
     reads = []
     for read in field(record, "reads", list, "query"):
         key = parse_b64(field(read, "key", str, "read"), "read.key")
-        reads.append((key, _check_read(key, read, block.header, genesis)))
+        reads.append((key, check_state_read(key, read, block.header, genesis)))
     return VerifiedQuery(reads=tuple(reads), block=block)
+
+
+def genesis_hash_of(genesis: ChainConfig) -> bytes:
+    """The genesis hash a chain's records name: the suite hash of the genesis document."""
+    return compute_genesis_hash(_hash_fn(genesis), genesis)
+
+
+def verify_member_certificate(der: bytes, config: ChainConfig, at_ms: int) -> Certificate:
+    """The certificate ``der`` if a member CA of ``config`` issued it and it was valid at ``at_ms``.
+
+    Raises ``UnknownIdentity`` with the reason otherwise.
+    """
+    try:
+        cert = load_certificate(der)
+    except CryptoError as exc:
+        raise UnknownIdentity(f"the certificate cannot be read: {exc.message}") from exc
+    if cert.suite_name != config.crypto:
+        raise UnknownIdentity(
+            f"certificate of {cert.common_name!r} uses the {cert.suite_name} suite, "
+            f"the chain uses {config.crypto}"
+        )
+    org = config.org(cert.org_id)
+    if org is None:
+        raise UnknownIdentity(f"organisation {cert.org_id!r} is not a member of this chain")
+    try:
+        validate_certificate(cert, load_certificate(org.ca_cert.encode()), at_ms)
+    except CryptoError as exc:
+        raise UnknownIdentity(
+            f"certificate of {cert.common_name!r} is not a valid certificate of "
+            f"{cert.org_id!r} at that time: {exc.message}"
+        ) from exc
+    return cert

@@ -15,6 +15,8 @@ HTTP status the API maps it to::
     │   ├── TransactionExpired
     │   └── DuplicateTransaction
     ├── InvalidBlock
+    ├── InvalidReceipt               an evidence receipt does not prove its claim
+    │   └── DigestMismatch           the file is not the one deposited
     ├── PermissionDenied             identity known but not allowed
     │   ├── UnknownIdentity          certificate does not chain to a member CA
     │   ├── CertificateExpired
@@ -46,9 +48,11 @@ __all__ = [
     "ContractFailed",
     "CryptoError",
     "DecodeError",
+    "DigestMismatch",
     "DuplicateTransaction",
     "InvalidBlock",
     "InvalidInput",
+    "InvalidReceipt",
     "InvalidSignature",
     "InvalidTransaction",
     "JinglianError",
@@ -119,6 +123,14 @@ class DuplicateTransaction(InvalidTransaction):
 
 class InvalidBlock(JinglianError):
     code = "invalid_block"
+
+
+class InvalidReceipt(JinglianError):
+    code = "invalid_receipt"
+
+
+class DigestMismatch(InvalidReceipt):
+    code = "digest_mismatch"
 
 
 class PermissionDenied(JinglianError):

@@ -19,7 +19,13 @@ from jinglian.types.block import Commit, vote_sign_bytes
 from jinglian.types.config import ChainConfig, compute_validators_hash
 from jinglian.types.errors import InvalidBlock
 
-__all__ = ["Validator", "ValidatorSet", "validate_commit", "validator_set_of"]
+__all__ = [
+    "Validator",
+    "ValidatorSet",
+    "validate_commit",
+    "validate_commit_by_set",
+    "validator_set_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,14 @@ def validator_set_of(config: ChainConfig) -> ValidatorSet:
 
 def validate_commit(config: ChainConfig, commit: Commit) -> tuple[tuple[str, ...], int]:
     """Raise ``InvalidBlock`` unless more than 2/3 of the power signed; return signers and their power."""
-    vset = validator_set_of(config)
-    message = vote_sign_bytes(config.chain_id, commit.height, commit.round, commit.block_hash)
+    return validate_commit_by_set(validator_set_of(config), config.chain_id, commit)
+
+
+def validate_commit_by_set(
+    vset: ValidatorSet, chain_id: str, commit: Commit
+) -> tuple[tuple[str, ...], int]:
+    """``validate_commit`` against a given validator set (one in force after a change)."""
+    message = vote_sign_bytes(chain_id, commit.height, commit.round, commit.block_hash)
     signers: list[str] = []
     power = 0
     for sig in commit.signatures:

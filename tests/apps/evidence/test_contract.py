@@ -50,7 +50,9 @@ def test_deposit_one_records_everything(chain: ContractHarness) -> None:
     env = digest_of("environment report")
     extra = {"court": "Hangzhou", "pages": 3, "scanned": True}
     result = chain.invoke(
-        "evidence", "deposit", {"items": [item(env_hash=env, extra=extra, sig=b"s" * 70)]}
+        "evidence",
+        "deposit",
+        {"items": [item(env_hash=env, extra=extra, sig=b"s" * 70, signer=b"c" * 700)]},
     )
     assert [event.topic for event in result.events] == ["deposited"]
     assert result.events[0].data == {"count": 1}
@@ -65,6 +67,7 @@ def test_deposit_one_records_everything(chain: ContractHarness) -> None:
         "env_hash": env,
         "extra": extra,
         "sig": b"s" * 70,
+        "signer": b"c" * 700,
         "corrects": None,
         "depositor": {"id": CLIENT.cert_id.hex(), "org": "org1"},
         "height": chain.height - 1,
@@ -143,7 +146,11 @@ def test_a_correction_refers_to_an_existing_deposit(chain: ContractHarness) -> N
         ([item(extra={str(n): n for n in range(65)})], "item 0: extra has 65 keys, over 64"),
         ([item(extra={"k": [1]})], "item 0: extra value of 'k' must be null"),
         ([item(extra="x")], "item 0: extra must be a map"),
-        ([item(sig=b"s" * 161)], "item 0: sig is 161 bytes, over 160"),
+        ([item(sig=b"s" * 161, signer=b"c")], "item 0: sig is 161 bytes, over 160"),
+        ([item(sig=b"s")], "item 0: sig and signer go together"),
+        ([item(signer=b"c")], "item 0: sig and signer go together"),
+        ([item(sig=b"s", signer="c")], "item 0: signer must be bytes"),
+        ([item(sig=b"s", signer=b"c" * 4097)], "item 0: signer is 4097 bytes, over 4096"),
         ([item(corrects="00" * 32 + ":0")], "item 0: corrects names no deposit"),
         ([item(colour="red")], "item 0: colour is not a known field"),
     ],

@@ -16,8 +16,10 @@ on a ``gm`` chain also ``"sm3"``), ``title`` (str, at most TITLE_CHARS_MAX),
 ``type`` (str, at most TYPE_CHARS_MAX), ``ref`` (the depositor's reference, str,
 at most REF_CHARS_MAX) and optionally ``env_hash`` (32 bytes: hash of a
 capture-environment report), ``extra`` (a flat map, see below), ``sig`` (bytes,
-at most SIG_BYTES_MAX: the depositor's own signature over the digest; stored,
-not checked here) and ``corrects`` (the id of an earlier deposit this one
+at most SIG_BYTES_MAX) with ``signer`` (the DER certificate of its key, at
+most SIGNER_BYTES_MAX): a signature over the digest by someone other than the
+sender, e.g. an end user; given together, stored, not checked here (the
+receipt verifier checks it), and ``corrects`` (the id of an earlier deposit this one
 corrects; it must exist). One bad item fails the whole transaction with a
 message naming the item's index and field.
 
@@ -50,7 +52,7 @@ State keys (heights zero padded to HEIGHT_DIGITS, indexes to INDEX_DIGITS):
   bounded scan of the prefix finds the newest deposits first.
 
 A record: ``digest``, ``alg``, ``title``, ``type``, ``ref``, ``env_hash``,
-``extra``, ``sig``, ``corrects``, ``depositor`` (``{"id", "org"}``),
+``extra``, ``sig``, ``signer``, ``corrects``, ``depositor`` (``{"id", "org"}``),
 ``height``, ``time`` (block time, ms), ``tx_id`` (hex), ``index``, ``id``.
 
 Each successful ``deposit`` emits one ``deposited`` event ``{"count": n}``.
@@ -66,6 +68,7 @@ TITLE_CHARS_MAX = 200
 TYPE_CHARS_MAX = 64
 REF_CHARS_MAX = 128
 SIG_BYTES_MAX = 160
+SIGNER_BYTES_MAX = 4096
 EXTRA_KEYS_MAX = 64
 EXTRA_BYTES_MAX = 4096
 EXTRA_ENTRY_OVERHEAD_BYTES = 16
@@ -147,6 +150,13 @@ def check_optional(ctx, index, item):
         fail_item(ctx, index, "sig", "must be bytes")
     if sig is not None and len(sig) > SIG_BYTES_MAX:
         fail_item(ctx, index, "sig", f"is {len(sig)} bytes, over {SIG_BYTES_MAX}")
+    signer = item.get("signer")
+    if (sig is None) != (signer is None):
+        fail_item(ctx, index, "sig", "and signer go together: both or neither")
+    if signer is not None and not isinstance(signer, bytes):
+        fail_item(ctx, index, "signer", "must be bytes (a DER certificate)")
+    if signer is not None and len(signer) > SIGNER_BYTES_MAX:
+        fail_item(ctx, index, "signer", f"is {len(signer)} bytes, over {SIGNER_BYTES_MAX}")
     corrects = item.get("corrects")
     if corrects is not None and not isinstance(corrects, str):
         fail_item(ctx, index, "corrects", "must be a deposit id (str)")
@@ -157,7 +167,18 @@ def check_optional(ctx, index, item):
 def check_item(ctx, index, item, algs):
     if not isinstance(item, dict):
         ctx.fail(f"deposit item {index}: must be a map")
-    known = ["digest", "alg", "title", "type", "ref", "env_hash", "extra", "sig", "corrects"]
+    known = [
+        "digest",
+        "alg",
+        "title",
+        "type",
+        "ref",
+        "env_hash",
+        "extra",
+        "sig",
+        "signer",
+        "corrects",
+    ]
     for field in sorted(item):
         if field not in known:
             fail_item(ctx, index, str(field), "is not a known field")
@@ -185,6 +206,7 @@ def make_record(ctx, index, item):
         "env_hash": item.get("env_hash"),
         "extra": item.get("extra"),
         "sig": item.get("sig"),
+        "signer": item.get("signer"),
         "corrects": item.get("corrects"),
         "depositor": {"id": ctx.sender.id, "org": ctx.sender.org},
         "height": ctx.block_height,
