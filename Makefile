@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENDOR := src/jinglian/api/static/evidence/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
 NET_DIR ?= .devnet
 
 .PHONY: run test lint typecheck unit bench simulate setup clean help
@@ -16,13 +18,22 @@ help:
 	@echo "make bench  - run the benchmarks (results go to docs/benchmarks.md by hand)"
 	@echo "make simulate SEEDS=N [START=K] - run the BFT consensus simulation over seeds K..K+N-1"
 
-setup: $(STAMP)
+setup: $(STAMP) $(VENDOR_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The evidence page's hashing library (hash-wasm, pinned in web/package-lock.json).
+$(VENDOR_STAMP): web/package-lock.json
+	@command -v npm >/dev/null || { echo "make setup: npm not found; the evidence web page needs it to install hash-wasm (Debian: apt-get install npm)" >&2; exit 1; }
+	npm ci --prefix web --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp web/node_modules/hash-wasm/dist/sha256.umd.min.js web/node_modules/hash-wasm/dist/sm3.umd.min.js $(VENDOR)/
+	cp web/node_modules/hash-wasm/LICENSE $(VENDOR)/hash-wasm.LICENSE
+	touch $(VENDOR_STAMP)
 
 lint: setup
 	$(BIN)/ruff check src tests
