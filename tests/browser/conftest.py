@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from jinglian.api.evidence import PAGE_DIR
 from jinglian.testing.process import find_free_port
 from tests.browser.page import PAGE_TIMEOUT_S
 
@@ -47,8 +48,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--window-size=1200,1000",
 ]
-PAGE_DIR = Path(__file__).parents[2] / "src" / "jinglian" / "api" / "static" / "evidence"
-"""The evidence page's files, as the node serves them at ``/evidence/page/``."""
 SERVER_START_TIMEOUT_S = 10.0
 
 
@@ -132,7 +131,7 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
 
 @dataclass
 class StubNode:
-    """Stands in for the node's ``POST /evidence/verify``: records requests, gives a set answer."""
+    """Stands in for the node's ``POST /api/v1/evidence/verify``: records requests, answers as set."""
 
     base_url: str
     answer: dict[str, Any] = field(default_factory=dict)
@@ -155,7 +154,7 @@ def stub_node() -> Iterator[StubNode]:
     app = FastAPI()
     stub = StubNode(base_url="")
 
-    @app.post("/evidence/verify")
+    @app.post("/api/v1/evidence/verify")
     async def verify(request: Request) -> JSONResponse:
         stub.requests.append(await request.json())
         return JSONResponse(stub.answer, status_code=stub.status)

@@ -1,13 +1,13 @@
 // Evidence receipt check: hash the record here, in chunks, and send only the
-// digest and the receipt to the node, which verifies them (POST /evidence/verify).
+// digest and the receipt to the node, which verifies them (POST /api/v1/evidence/verify).
 // The record itself is never uploaded. hash-wasm (vendor/) provides SHA-256 and SM3.
 "use strict";
 
 const CHUNK_BYTES = 4 * 1024 * 1024; // how much of the record is read at a time
-const RECEIPT_BYTES_MAX = 512 * 1024; // a receipt is a few KiB; refuse anything huge
+const RECEIPT_BYTES_MAX = 1024 * 1024; // the node reads request bodies up to 1 MiB
 const RECEIPT_FORMAT = "jinglian-evidence-receipt";
 const HASHERS = { sha256: () => hashwasm.createSHA256(), sm3: () => hashwasm.createSM3() };
-const VERIFY_URL = "../verify"; // the page is served at /evidence/page/
+const VERIFY_URL = "../../api/v1/evidence/verify"; // relative to /evidence/page/
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,6 +39,9 @@ async function readReceipt(file) {
 }
 
 async function hashFile(file, alg, onProgress) {
+  if (typeof hashwasm === "undefined") {
+    throw new InputProblem("This page lacks its hashing library (vendor/, installed by make setup on the node).");
+  }
   const hasher = await HASHERS[alg]();
   hasher.init();
   for (let offset = 0; offset < file.size; offset += CHUNK_BYTES) {
