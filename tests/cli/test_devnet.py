@@ -182,7 +182,7 @@ def test_foreground_devnet_shows_a_dead_node_and_stops_everything_on_ctrl_c(
     try:
         assert proc.stdout is not None
         out = _Lines(proc.stdout)
-        seen = out.wait_for("node1 up h=0")
+        seen = out.wait_for("node1 up h=1")  # block 1 deploys the evidence contract
         first = json.loads((devnet_dir / "devnet.json").read_text())["pids"]["node1"]
 
         os.kill(first, signal.SIGKILL)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import click
 
+from jinglian.apps.evidence import CONTRACT_NAME, deploy_evidence_contract
 from jinglian.cli._base import emit, json_option
 from jinglian.cli.devnet import (
     NODE_LOG_FILE,
@@ -43,8 +44,8 @@ from jinglian.cli.devnet import (
     is_network_dir,
     open_network,
 )
-from jinglian.client import Network, NodeEntry, find_network_dir
-from jinglian.types.errors import JinglianError
+from jinglian.client import Client, Network, NodeEntry, find_network_dir
+from jinglian.types.errors import JinglianError, NotFound
 
 # TxRates is re-exported: it lived here before ``jinglian.cli.devnet`` existed.
 __all__ = ["TxRates", "devnet"]
@@ -138,6 +139,7 @@ def devnet_up(
             # stdout, say) leaves them running and recorded for `devnet status` and `down`.
             _echo_stopped(net.stop_started(procs, on_interrupted=_echo_interrupted_again))
             raise
+        _deploy_apps(net.net_dir)
         if detach:
             _show_detached(net)
             return
@@ -204,6 +206,22 @@ def _start_down_nodes(net: Devnet) -> NodeProcesses:
     elif running:
         click.echo(f"all {len(running)} nodes already running", err=True)
     return procs
+
+
+def _deploy_apps(net_dir: Path) -> None:
+    """Deploy the application contracts a new devnet lacks (the evidence contract)."""
+    with Client.from_network(net_dir, identity=None) as reader:
+        try:
+            reader.query("contracts", "get", {"name": CONTRACT_NAME})
+            return
+        except NotFound:
+            pass
+    with Client.from_network(net_dir) as admin:
+        deploy_evidence_contract(admin)
+    click.echo(
+        f"  deployed the evidence contract as {CONTRACT_NAME!r} (try `jinglian evidence put FILE`)",
+        err=True,
+    )
 
 
 def _echo_answering(entry: NodeEntry) -> None:

@@ -7,6 +7,7 @@ import click
 from jinglian.cli._base import JinglianGroup
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.devnet_cmds import devnet
+from jinglian.cli.evidence_cmds import evidence
 from jinglian.cli.network_cmds import init, node
 
 __all__ = ["cli", "main"]
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (init, node, devnet, tx, query, state, block, contract, chain):
+for command in (init, node, devnet, tx, query, state, block, contract, chain, evidence):
     cli.add_command(command)
 
 
