@@ -130,7 +130,7 @@ def test_without_the_change_a_later_block_names_a_missing_change(chain: Chain) -
 
 def test_a_change_signed_by_the_new_set_is_forged(chain: Chain) -> None:
     with pytest.raises(
-        InvalidBlock, match="validator change 0: commit is signed by .*not a validator"
+        InvalidBlock, match=r"validator change 0: commit is signed by .*not a validator"
     ):
         verify_validator_changes([chain.change_entry(10, chain.b[:3])], chain.genesis)
 
@@ -151,7 +151,7 @@ def test_a_change_whose_value_is_not_proven_is_refused(chain: Chain) -> None:
 def test_a_change_with_a_cut_proof_is_refused(chain: Chain) -> None:
     entry = chain.change_entry(10, chain.a[:3])
     entry["proof"] = None
-    with pytest.raises(InvalidBlock, match="validator change 0: .*no state proof"):
+    with pytest.raises(InvalidBlock, match=r"validator change 0: .*no state proof"):
         verify_validator_changes([entry], chain.genesis)
 
 
@@ -181,7 +181,7 @@ def test_a_checkpoint_links_headers_to_a_final_block(chain: Chain) -> None:
     later = verify_descendant(base, checkpoint, chain.genesis, ValidatorHistory(chain.genesis))
     assert later.header.height == 8
     headers[1]["prev_hash"] = "00" * 32
-    with pytest.raises(InvalidBlock, match="checkpoint header 1 .* does not link to block 6"):
+    with pytest.raises(InvalidBlock, match=r"checkpoint header 1 .* does not link to block 6"):
         verify_descendant(base, checkpoint, chain.genesis)
     with pytest.raises(DecodeError, match="a checkpoint links 1 to 64 headers, not 0"):
         verify_descendant(base, {"headers": [], "commit": None}, chain.genesis)

@@ -83,6 +83,18 @@ def test_block_commits_txs_with_proofs(ledger: Ledger, network: TestNetwork) -> 
     )
 
 
+def test_a_gas_budget_stops_the_block_and_leaves_the_rest_out_not_dropped(
+    ledger: Ledger, network: TestNetwork
+) -> None:
+    admin = network["org1/admin"]
+    txs = [admin.sign("test", "kv", "set", {"key": f"k{i}", "value": i}) for i in range(5)]
+    # The fake executor charges 10 gas per set: the budget is reached after the third.
+    result = build_block(ledger, txs, now(), b"p", gas_budget=25)
+    assert [tx.id for tx in result.block.txs] == [tx.id for tx in txs[:3]]
+    assert not result.dropped
+    assert len(build_block(ledger, txs, now(), b"p").block.txs) == 5
+
+
 def test_history_is_provable_at_every_height(ledger: Ledger, network: TestNetwork) -> None:
     admin = network["org1/admin"]
     for value in range(3):

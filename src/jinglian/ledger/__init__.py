@@ -8,6 +8,7 @@ who signed a transaction and whether they may. Contracts run through the
 """
 
 from jinglian.ledger.apply import (
+    PROPOSAL_GAS_BUDGET,
     BlockResult,
     Head,
     Outcome,
@@ -21,6 +22,7 @@ from jinglian.ledger.chain import Ledger, TxLocation, load_genesis
 from jinglian.ledger.state import BlockState, StateView
 
 __all__ = [
+    "PROPOSAL_GAS_BUDGET",
     "BlockResult",
     "BlockState",
     "Head",

@@ -19,7 +19,14 @@ from typing import Any
 from jinglian.consensus import Solo, SystemClock
 from jinglian.crypto import Certificate, PrivateKey, Suite, get_suite, load_certificate
 from jinglian.execution.system.consensus import CONSENSUS_NAME, REPORT_METHOD
-from jinglian.ledger import BlockResult, Ledger, build_block, check_tx, load_genesis
+from jinglian.ledger import (
+    PROPOSAL_GAS_BUDGET,
+    BlockResult,
+    Ledger,
+    build_block,
+    check_tx,
+    load_genesis,
+)
 from jinglian.mempool import Mempool
 from jinglian.node.config import NodeConfig
 from jinglian.node.events import EventHub, TxOutcome
@@ -117,7 +124,9 @@ class Node:
         txs = self.mempool.reap(params.block_txs_max, params.block_bytes_max)
         if not txs and not params.empty_blocks:
             return None
-        result = build_block(self.ledger, txs, time_ms, self.cert.cert_id)
+        result = build_block(
+            self.ledger, txs, time_ms, self.cert.cert_id, gas_budget=PROPOSAL_GAS_BUDGET
+        )
         self.forget_dropped(result)
         return result
 

@@ -43,7 +43,7 @@ from jinglian.consensus import SystemClock
 from jinglian.consensus.tbft.actions import ConflictingProposals, ReportMisbehaviour
 from jinglian.consensus.tbft.driver import TbftDriver
 from jinglian.consensus.wal import FileWAL
-from jinglian.ledger import BlockResult, apply_block, build_block
+from jinglian.ledger import PROPOSAL_GAS_BUDGET, BlockResult, apply_block, build_block
 from jinglian.network import PeerIdentity, load_member_cas, load_peer_tls
 from jinglian.network.messages import (
     SYNC_BATCH_BYTES_MAX,
@@ -249,7 +249,9 @@ class Replica:
         """Build and execute the next block; peers get its transactions before its proposal."""
         params = self.ledger.config().params
         txs = self.node.mempool.reap(params.block_txs_max, params.block_bytes_max)
-        result = build_block(self.ledger, txs, time_ms, self.node.cert.cert_id)
+        result = build_block(
+            self.ledger, txs, time_ms, self.node.cert.cert_id, gas_budget=PROPOSAL_GAS_BUDGET
+        )
         self.node.forget_dropped(result)
         with self._lock:
             self._blocks[result.hash] = result
