@@ -48,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "client",
         "cli",
         "contract",
+        "apps",
     },
     "contract": {"execution"},
 }

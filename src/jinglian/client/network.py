@@ -156,9 +156,9 @@ def _accepts_connections(api_url: str) -> bool:
         return False
 
 
-def load_genesis(path: Path) -> ChainConfig:
+def load_genesis(path: Path | str) -> ChainConfig:
     """Read and parse a genesis file; ``ConfigError`` with the reason otherwise."""
-    return parse_chain_config(_read_json(path, GENESIS_BYTES_MAX))
+    return parse_chain_config(_read_json(Path(path), GENESIS_BYTES_MAX))
 
 
 def _read_json(path: Path, limit: int) -> Any:
