@@ -242,6 +242,11 @@ def flip_b64(text: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
+def cut_b64(text: str) -> str:
+    raw = base64.b64decode(text)
+    return base64.b64encode(raw[: len(raw) // 2]).decode()
+
+
 def set_path(receipt: dict[str, Any], path: str, change: Callable[[Any], Any]) -> None:
     *parents, last = path.split(".")
     node: Any = receipt
@@ -281,10 +286,11 @@ TAMPERING: list[tuple[str, Callable[[Any], Any], type[JinglianError], str]] = [
     ("format", lambda _: "something", InvalidReceipt, "not an evidence receipt"),
     (
         "tx.proof.tx_leaf",
-        lambda t: t[: len(t) // 2],
+        cut_b64,
         InvalidBlock,
         "does not lead to the header's tx_root",
     ),
+    ("tx.proof.tx_leaf", lambda t: t[:-3], DecodeError, "proof.tx_leaf is not valid base64"),
     ("tx.commit", lambda _: None, InvalidBlock, "without a commit certificate"),
     ("validator_changes", lambda _: "none", DecodeError, "must be a list"),
 ]
