@@ -59,6 +59,13 @@ def run(
     )
 
 
+def require_unshare() -> None:
+    """Skip, saying why, where this machine cannot run a command without network access."""
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot drop network access with unshare -rn: {probe.stderr!r}")
+
+
 @dataclass
 class Deposits:
     net: Path
@@ -192,9 +199,7 @@ def test_cli_verifies_offline_with_the_network_stopped_and_no_network_at_all(
     receipt = tmp_path / "r.json"
     receipt.write_text(json.dumps(deposits.receipt))
     genesis = deposits.net / "genesis.json"
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot drop network access with unshare -rn: {probe.stderr!r}")
+    require_unshare()
     done = run(
         "evidence",
         "verify",
@@ -440,3 +445,58 @@ def test_a_foreign_certificate_is_refused(deposits: Deposits, tmp_path: Path) ->
     receipt["depositor"]["cert"] = base64.b64encode(load_certificate(der.encode()).der).decode()
     with pytest.raises(UnknownIdentity, match="the depositor: "):
         verify_receipt(receipt, deposits.genesis)
+
+
+def test_the_new_user_path_works_on_a_gm_devnet(tmp_path: Path) -> None:
+    """make run's network with --crypto gm: put, stop the network, verify offline, then a changed byte."""
+    require_unshare()
+    net = tmp_path / "gmnet"
+    api, p2p = find_free_ports(4), find_free_ports(4)
+    up = run(
+        "devnet",
+        "up",
+        "--nodes",
+        "4",
+        "--dir",
+        str(net),
+        "--detach",
+        "--crypto",
+        "gm",
+        "--api-port",
+        str(api),
+        "--p2p-port",
+        str(p2p),
+    )
+    assert up.returncode == 0, up.stderr
+    try:
+        record = tmp_path / "contract.pdf"
+        record.write_bytes(b"%PDF gm contract" * 1000)
+        put = run("evidence", "put", str(record), "-o", str(tmp_path / "contract.receipt"), cwd=net)
+        assert put.returncode == 0, put.stderr
+        assert "sm3" in put.stdout
+    finally:
+        down = run("devnet", "down", "--dir", str(net))
+    assert down.returncode == 0, down.stderr
+    genesis = str(net / "genesis.json")
+    done = run(
+        "evidence",
+        "verify",
+        str(record),
+        str(tmp_path / "contract.receipt"),
+        "--genesis",
+        genesis,
+        offline=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "digest      sm3 " in done.stdout
+    record.write_bytes(b"%PDF gm contract" * 999 + b"%PDF gm contracT")
+    done = run(
+        "evidence",
+        "verify",
+        str(record),
+        str(tmp_path / "contract.receipt"),
+        "--genesis",
+        genesis,
+        offline=True,
+    )
+    assert done.returncode == 1 and "NOT VALID" in done.stdout and "digest_mismatch" in done.stdout
