@@ -15,6 +15,7 @@ from jinglian.apps.evidence import (
     CONTRACT_NAME,
     Deposited,
     VerifiedReceipt,
+    by_depositor,
     chain_alg,
     deploy_evidence_contract,
     fetch_receipt,
@@ -28,6 +29,7 @@ from jinglian.apps.evidence import (
 from jinglian.cli._base import Target, emit, json_option, parse_args_json, target_options
 from jinglian.client import Client, Identity, find_network_dir, load_genesis, load_network
 from jinglian.types.errors import ConfigError, InvalidInput, JinglianError, UnknownContract
+from jinglian.types.jsonval import to_json
 
 __all__ = ["evidence"]
 
@@ -294,7 +296,11 @@ def _verified_lines(file: Path, v: VerifiedReceipt) -> list[str]:
 
 
 @evidence.command("show")
-@click.argument("digest_or_file")
+@click.argument("digest_or_file", required=False)
+@click.option(
+    "--depositor",
+    help="List a depositor's newest deposits instead (certificate id, 64 hex characters).",
+)
 @click.option(
     "--limit",
     type=click.IntRange(1, 1000),
@@ -306,15 +312,34 @@ def _verified_lines(file: Path, v: VerifiedReceipt) -> list[str]:
 @target_options
 @json_option
 def evidence_show(
-    digest_or_file: str, limit: int, contract_name: str, as_json: bool, **target: Any
+    digest_or_file: str | None,
+    depositor: str | None,
+    limit: int,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
 ) -> None:
     """Every deposit of a digest (64 hex characters) or of a file's digest, earliest first.
+
+    With --depositor, a depositor's newest deposits instead, newest last.
 
     \b
     Example:
       jinglian evidence show contract.pdf
+      jinglian evidence show --depositor 3f9a...e1
     """
+    if (digest_or_file is None) == (depositor is None):
+        raise click.UsageError("give either DIGEST_OR_FILE or --depositor ID")
     with Target(**target).client() as client:
+        if depositor is not None:
+            records = by_depositor(client, depositor, limit=limit, name=contract_name)
+            emit(
+                as_json,
+                {"depositor": depositor, "deposits": to_json(records)},
+                lambda: _show_lines(f"depositor {depositor}", records),
+            )
+            return
+        assert digest_or_file is not None
         if HEX_DIGEST.match(digest_or_file):
             digest = digest_or_file.lower()
         elif Path(digest_or_file).is_file():
@@ -322,13 +347,17 @@ def evidence_show(
         else:
             raise InvalidInput(f"{digest_or_file!r} is neither a file nor a 64-hex digest")
         records = lookup(client, digest, limit=limit, name=contract_name)
-    emit(as_json, {"digest": digest, "deposits": records}, lambda: _show_lines(digest, records))
+    emit(
+        as_json,
+        {"digest": digest, "deposits": to_json(records)},
+        lambda: _show_lines(digest, records),
+    )
 
 
 def _show_lines(digest: str, records: list[dict[str, Any]]) -> list[str]:
     if not records:
         return [f"no deposit of {digest}"]
-    lines = [f"{len(records)} deposit(s) of {digest}, earliest first:"]
+    lines = [f"{len(records)} deposit(s) of {digest}:"]
     for record in records:
         depositor = record.get("depositor") or {}
         lines.append(

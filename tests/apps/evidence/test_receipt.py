@@ -500,3 +500,17 @@ def test_the_new_user_path_works_on_a_gm_devnet(tmp_path: Path) -> None:
         offline=True,
     )
     assert done.returncode == 1 and "NOT VALID" in done.stdout and "digest_mismatch" in done.stdout
+
+
+def test_show_lists_deposits_by_file_and_by_depositor(deposits: Deposits) -> None:
+    by_file = run("evidence", "show", str(deposits.file), "--json", cwd=deposits.net)
+    assert by_file.returncode == 0, by_file.stderr
+    [record] = json.loads(by_file.stdout)["deposits"]
+    assert record["id"] == deposits.receipt["deposit"]["id"] and record["ref"] == "A-17"
+    depositor = verify_receipt(deposits.receipt, deposits.genesis).depositor.id
+    by_depositor = run("evidence", "show", "--depositor", depositor, "--json", cwd=deposits.net)
+    assert by_depositor.returncode == 0, by_depositor.stderr
+    ids = [d["id"] for d in json.loads(by_depositor.stdout)["deposits"]]
+    assert deposits.receipt["deposit"]["id"] in ids
+    neither = run("evidence", "show", cwd=deposits.net)
+    assert neither.returncode == 2 and "give either DIGEST_OR_FILE or --depositor" in neither.stderr

@@ -37,6 +37,7 @@ __all__ = [
     "CONTRACT_SOURCE_PATH",
     "LOOKUP_LIMIT_DEFAULT",
     "Deposited",
+    "by_depositor",
     "chain_alg",
     "deploy_evidence_contract",
     "deposit",
@@ -130,6 +131,22 @@ def lookup(
     value = response.value
     if not isinstance(value, list):
         raise DecodeError(f"{name}.get returned a {type(value).__name__}, not a list")
+    return value
+
+
+def by_depositor(
+    client: Client,
+    depositor: bytes | str,
+    *,
+    limit: int = LOOKUP_LIMIT_DEFAULT,
+    name: str = CONTRACT_NAME,
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` newest deposits of a depositor (certificate id, bytes or hex), newest last."""
+    cert_id = depositor.hex() if isinstance(depositor, bytes) else depositor
+    response = client.query(name, "by_depositor", {"depositor": cert_id, "limit": limit})
+    value = response.value
+    if not isinstance(value, list):
+        raise DecodeError(f"{name}.by_depositor returned a {type(value).__name__}, not a list")
     return value
 
 
