@@ -11,11 +11,14 @@ import pytest
 from jinglian.apps.evidence import CONTRACT_SOURCE_PATH
 from jinglian.crypto import get_suite
 from jinglian.execution.runtime import Runtime
-from jinglian.execution.testing import ADMIN, CLIENT, ContractHarness
+from jinglian.execution.testing import ADMIN, CLIENT, ContractHarness, Sender
 from jinglian.types.errors import ContractFailed, JinglianError
 
 SOURCE = CONTRACT_SOURCE_PATH.read_text()
 BATCH_MAX = 1000
+
+
+OTHER = Sender(org="org2", role="client", cert_id=b"\x0e" * 32, common_name="user@org2")
 
 
 def digest_of(text: str) -> bytes:
@@ -86,6 +89,26 @@ def test_deposit_a_full_batch(chain: ContractHarness) -> None:
     assert ids[-1].endswith(f":{BATCH_MAX - 1}")
     [last] = chain.query("evidence", "get", {"digest": digest_of(str(BATCH_MAX - 1))}).value
     assert last["id"] == ids[-1]
+
+
+def test_big_items_are_stored_in_chunks_and_found_again(chain: ContractHarness) -> None:
+    extra = {"note": "n" * 4000}
+    items = [item(f"big{n}", extra=extra, ref=f"r{n}") for n in range(12)]
+    ids = deposit(chain, items, sender=OTHER)
+    chunk_keys = [k for k in chain.state.snapshot() if b"b:" + ids[0].split(":")[0].encode() in k]
+    assert len(chunk_keys) >= 2, "twelve 4 KB items do not fit one 48 KiB chunk"
+    for number in (0, 11):
+        [record] = chain.query("evidence", "get", {"digest": digest_of(f"big{number}")}).value
+        assert (record["id"], record["ref"], record["extra"]) == (ids[number], f"r{number}", extra)
+    newest = chain.query(
+        "evidence", "by_depositor", {"depositor": OTHER.cert_id.hex(), "limit": 12}
+    ).value
+    assert [r["id"] for r in newest] == ids
+    corrected = deposit(chain, [item("fix", corrects=ids[11])], sender=OTHER)
+    [record] = chain.query("evidence", "get", {"digest": digest_of("fix")}).value
+    assert record["corrects"] == ids[11] and record["id"] == corrected[0]
+    with pytest.raises(JinglianError, match="corrects names no deposit"):
+        deposit(chain, [item("fix2", corrects=ids[0].split(":")[0] + ":12")])
 
 
 def test_get_lists_earliest_first_across_blocks(chain: ContractHarness) -> None:

@@ -44,14 +44,20 @@ new deposit whose ``corrects`` names the old one.
 
 State keys (heights zero padded to HEIGHT_DIGITS, indexes to INDEX_DIGITS):
 
-- ``d:<digest hex>:<height>:<tx id hex>:<index>`` -- the record. Sorting by
-  key gives a digest's deposits earliest first (within one block, by tx id).
-- ``id:<tx id hex>:<index>`` -- the ``d:`` key of a deposit id.
-- ``by:<depositor id hex>:<HEIGHT_INVERT - height>:<tx id hex>:<INDEX_INVERT - index>``
-  -- the ``d:`` key, per depositor; heights and indexes are inverted so a
-  bounded scan of the prefix finds the newest deposits first.
+- ``b:<tx id hex>:<chunk>`` -- the batch's items in chunks of consecutive
+  items whose size, bounded from their fields' lengths, stays under
+  CHUNK_BYTES_MAX (a state value is at most 64 KiB):
+  ``{"height", "time", "depositor": {"id", "org"}, "count" (items in the
+  batch), "first" (index of the chunk's first item), "items"}``.
+- ``d:<digest hex>:<height>:<tx id hex>:<index>`` -- the number of the
+  item's chunk: one small key per deposit. Sorting by key gives a digest's deposits
+  earliest first (within one block, by tx id).
+- ``by:<depositor id hex>:<HEIGHT_INVERT - height>:<tx id hex>`` -- the
+  batch's chunk count, per depositor; the height is inverted so a bounded scan
+  of the prefix finds the newest batches first.
 
-A record: ``digest``, ``alg``, ``title``, ``type``, ``ref``, ``env_hash``,
+A record (what ``get`` and ``by_depositor`` return) is assembled from the
+batch: ``digest``, ``alg``, ``title``, ``type``, ``ref``, ``env_hash``,
 ``extra``, ``sig``, ``signer``, ``corrects``, ``depositor`` (``{"id", "org"}``),
 ``height``, ``time`` (block time, ms), ``tx_id`` (hex), ``index``, ``id``.
 
@@ -73,10 +79,23 @@ EXTRA_KEYS_MAX = 64
 EXTRA_BYTES_MAX = 4096
 EXTRA_ENTRY_OVERHEAD_BYTES = 16
 LIST_MAX = 1000
+CHUNK_BYTES_MAX = 49152
+ITEM_OVERHEAD_BYTES = 256
+KNOWN_FIELDS = (
+    "digest",
+    "alg",
+    "title",
+    "type",
+    "ref",
+    "env_hash",
+    "extra",
+    "sig",
+    "signer",
+    "corrects",
+)
 HEIGHT_DIGITS = 20
 INDEX_DIGITS = 4
 HEIGHT_INVERT = 99999999999999999999
-INDEX_INVERT = 9999
 DEPOSITOR_HEX_CHARS = 64
 HEX_DIGITS = "0123456789abcdef"
 
@@ -160,28 +179,51 @@ def check_optional(ctx, index, item):
     corrects = item.get("corrects")
     if corrects is not None and not isinstance(corrects, str):
         fail_item(ctx, index, "corrects", "must be a deposit id (str)")
-    if corrects is not None and not ctx.state.has("id:" + corrects):
+    if corrects is not None and not deposit_exists(ctx, corrects):
         fail_item(ctx, index, "corrects", f"names no deposit: {corrects!r}")
+
+
+def deposit_exists(ctx, deposit_id):
+    parts = deposit_id.split(":")
+    if len(parts) != 2 or not is_hex(parts[0], 64) or not parts[1].isdigit():
+        return False
+    first = ctx.state.get(chunk_key(parts[0].lower(), 0))
+    return first is not None and int(parts[1]) < first["count"]
+
+
+def chunk_key(tx_id, chunk):
+    return f"b:{tx_id}:{padded(chunk, INDEX_DIGITS)}"
+
+
+def item_bytes(item):
+    """An upper bound of a checked item's encoded size, from its fields' lengths."""
+    size = ITEM_OVERHEAD_BYTES + 4 * (len(item["title"]) + len(item["type"]) + len(item["ref"]))
+    if item.get("extra") is not None:
+        size += EXTRA_BYTES_MAX + EXTRA_KEYS_MAX * EXTRA_ENTRY_OVERHEAD_BYTES
+    size += len(item.get("sig") or b"") + len(item.get("signer") or b"")
+    return size + 4 * len(item.get("corrects") or "")
+
+
+def split_chunks(items):
+    """Runs of consecutive items whose bounded size stays under CHUNK_BYTES_MAX."""
+    chunks = [[]]
+    size = 0
+    for item in items:
+        bound = item_bytes(item)
+        if chunks[-1] and size + bound > CHUNK_BYTES_MAX:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += bound
+    return chunks
 
 
 def check_item(ctx, index, item, algs):
     if not isinstance(item, dict):
         ctx.fail(f"deposit item {index}: must be a map")
-    known = [
-        "digest",
-        "alg",
-        "title",
-        "type",
-        "ref",
-        "env_hash",
-        "extra",
-        "sig",
-        "signer",
-        "corrects",
-    ]
-    for field in sorted(item):
-        if field not in known:
-            fail_item(ctx, index, str(field), "is not a known field")
+    if len(item) != len([field for field in KNOWN_FIELDS if field in item]):
+        unknown = sorted([str(field) for field in item if field not in KNOWN_FIELDS])
+        fail_item(ctx, index, unknown[0], "is not a known field")
     check_hash(ctx, index, item.get("digest"), "digest")
     alg = item.get("alg")
     if alg not in algs:
@@ -196,7 +238,8 @@ def padded(number, digits):
     return str(number).zfill(digits)
 
 
-def make_record(ctx, index, item):
+def make_record(batch, tx_id, index):
+    item = batch["items"][index - batch["first"]]
     return {
         "digest": item["digest"],
         "alg": item["alg"],
@@ -208,24 +251,38 @@ def make_record(ctx, index, item):
         "sig": item.get("sig"),
         "signer": item.get("signer"),
         "corrects": item.get("corrects"),
-        "depositor": {"id": ctx.sender.id, "org": ctx.sender.org},
-        "height": ctx.block_height,
-        "time": ctx.block_time,
-        "tx_id": ctx.tx_id,
+        "depositor": batch["depositor"],
+        "height": batch["height"],
+        "time": batch["time"],
+        "tx_id": tx_id,
         "index": index,
-        "id": f"{ctx.tx_id}:{index}",
+        "id": f"{tx_id}:{index}",
     }
 
 
-def save_deposit(ctx, index, item):
-    height = padded(ctx.block_height, HEIGHT_DIGITS)
-    at = f"{height}:{ctx.tx_id}:{padded(index, INDEX_DIGITS)}"
-    record_key = f"d:{item['digest'].hex()}:{at}"
-    inverted = padded(HEIGHT_INVERT - ctx.block_height, HEIGHT_DIGITS)
-    by_at = f"{inverted}:{ctx.tx_id}:{padded(INDEX_INVERT - index, INDEX_DIGITS)}"
-    ctx.state.set(record_key, make_record(ctx, index, item))
-    ctx.state.set(f"id:{ctx.tx_id}:{index}", record_key)
-    ctx.state.set(f"by:{ctx.sender.id}:{by_at}", record_key)
+def save_batch(ctx, items):
+    height = ctx.block_height
+    at = padded(height, HEIGHT_DIGITS)
+    chunks = split_chunks(items)
+    first = 0
+    for number, chunk in enumerate(chunks):
+        ctx.state.set(
+            chunk_key(ctx.tx_id, number),
+            {
+                "height": height,
+                "time": ctx.block_time,
+                "depositor": {"id": ctx.sender.id, "org": ctx.sender.org},
+                "count": len(items),
+                "first": first,
+                "items": chunk,
+            },
+        )
+        for offset, item in enumerate(chunk):
+            index = padded(first + offset, INDEX_DIGITS)
+            ctx.state.set(f"d:{item['digest'].hex()}:{at}:{ctx.tx_id}:{index}", number)
+        first += len(chunk)
+    inverted = padded(HEIGHT_INVERT - height, HEIGHT_DIGITS)
+    ctx.state.set(f"by:{ctx.sender.id}:{inverted}:{ctx.tx_id}", len(chunks))
 
 
 def check_limit(ctx, limit):
@@ -243,8 +300,7 @@ def deposit(ctx, items):
     algs = accepted_algs(ctx)
     for index, item in enumerate(items):
         check_item(ctx, index, item, algs)
-    for index, item in enumerate(items):
-        save_deposit(ctx, index, item)
+    save_batch(ctx, items)
     ctx.emit("deposited", {"count": len(items)})
     return {"tx_id": ctx.tx_id, "count": len(items)}
 
@@ -257,7 +313,15 @@ def get(ctx, digest, limit=100):
         digest = bytes.fromhex(digest)
     if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
         ctx.fail(f"digest must be {DIGEST_BYTES} bytes or {2 * DIGEST_BYTES} hex characters")
-    return [record for key, record in ctx.state.items(f"d:{digest.hex()}:", limit)]
+    chunks = {}
+    records = []
+    for key, number in ctx.state.items(f"d:{digest.hex()}:", limit):
+        parts = key.split(":")
+        name = chunk_key(parts[3], number)
+        if name not in chunks:
+            chunks[name] = ctx.state.get(name)
+        records.append(make_record(chunks[name], parts[3], int(parts[4])))
+    return records
 
 
 @query
@@ -266,5 +330,12 @@ def by_depositor(ctx, depositor, limit=100):
     check_limit(ctx, limit)
     if not isinstance(depositor, str) or not is_hex(depositor, DEPOSITOR_HEX_CHARS):
         ctx.fail(f"depositor must be a certificate id of {DEPOSITOR_HEX_CHARS} hex characters")
-    entries = ctx.state.items(f"by:{depositor.lower()}:", limit)
-    return [ctx.state.get(record_key) for key, record_key in reversed(entries)]
+    newest_first = []
+    for key, chunk_count in ctx.state.items(f"by:{depositor.lower()}:", limit):
+        tx_id = key.split(":")[3]
+        for number in reversed(range(chunk_count)):
+            chunk = ctx.state.get(chunk_key(tx_id, number))
+            for offset in reversed(range(len(chunk["items"]))):
+                if len(newest_first) < limit:
+                    newest_first.append(make_record(chunk, tx_id, chunk["first"] + offset))
+    return list(reversed(newest_first))
