@@ -70,7 +70,12 @@ def add_evidence_routes(app: FastAPI, services: NodeServices) -> None:
 
 def _build_router(services: NodeServices) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX + "/evidence", tags=["evidence"])
+    _add_deposit_routes(router, services)
+    _add_receipt_routes(router, services)
+    return router
 
+
+def _add_deposit_routes(router: APIRouter, services: NodeServices) -> None:
     @router.post("/deposits", summary="Deposit digests (a signed evidence.deposit transaction)")
     async def deposit(
         body: DepositIn,
@@ -108,6 +113,8 @@ def _build_router(services: NodeServices) -> APIRouter:
             {"digest": digest.lower(), "height": result.height, "deposits": to_json(result.value)}
         )
 
+
+def _add_receipt_routes(router: APIRouter, services: NodeServices) -> None:
     @router.get("/receipts/{deposit_id}", summary="The receipt of one deposit")
     async def receipt(
         deposit_id: Annotated[str, Path(description="<tx id hex>:<index>")],
@@ -152,8 +159,6 @@ def _build_router(services: NodeServices) -> APIRouter:
         except JinglianError as exc:
             return JSONResponse({"valid": False, "code": exc.code, "reason": exc.message})
         return JSONResponse({"valid": True, "result": verified.to_json()})
-
-    return router
 
 
 def _check_is_deposit(data: bytes) -> None:

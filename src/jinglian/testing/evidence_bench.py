@@ -30,7 +30,6 @@ import base64
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 from jinglian.apps.evidence import fetch_receipt, verify_receipt
 from jinglian.client import Client, Identity, load_genesis
-from jinglian.testing.process import find_free_ports
+from jinglian.testing.process import detached_devnet
 from jinglian.types.errors import Busy
 
 __all__ = ["main"]
@@ -123,29 +122,7 @@ def _du(path: Path) -> int:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.dir or tempfile.mkdtemp(prefix="evidence-bench-"))
     net = work / "net"
-    api, p2p = find_free_ports(4), find_free_ports(4)
-    jinglian = [sys.executable, "-m", "jinglian.cli"]
-    subprocess.run(
-        [
-            *jinglian,
-            "devnet",
-            "up",
-            "--nodes",
-            "4",
-            "--dir",
-            str(net),
-            "--detach",
-            "--api-port",
-            str(api),
-            "--p2p-port",
-            str(p2p),
-            "--crypto",
-            args.crypto,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
+    with detached_devnet(net, 4, args.crypto, keep=args.keep):
         genesis = load_genesis(net / "genesis.json")
         txs = args.digests // args.per_tx
         signer = _Signer(net, genesis.chain_id, args.per_tx)
@@ -157,11 +134,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = time.perf_counter() - t0
             height_after = client.chain_info()["height"]
             figures = _after(client, signer.sample, genesis, net, data_before, txs * args.per_tx)
-    finally:
-        if not args.keep:
-            subprocess.run(
-                [*jinglian, "devnet", "down", "--dir", str(net)], capture_output=True, check=False
-            )
     return {
         "digests": txs * args.per_tx,
         "per_tx": args.per_tx,

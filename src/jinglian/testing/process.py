@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -38,6 +39,7 @@ __all__ = [
     "NODE_STOP_TIMEOUT_S",
     "NodeProcess",
     "NodeProcessError",
+    "detached_devnet",
     "find_free_port",
     "find_free_ports",
     "make_solo_network",
@@ -257,3 +259,30 @@ def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+JINGLIAN_CLI = [sys.executable, "-m", "jinglian.cli"]
+DEVNET_TIMEOUT_S = 180.0
+
+
+@contextlib.contextmanager
+def detached_devnet(
+    net_dir: Path, nodes: int = 4, crypto: str = "default", *, keep: bool = False
+) -> Iterator[Path]:
+    """``jinglian devnet up --detach`` in ``net_dir`` on free ports; ``devnet down`` on exit
+    unless ``keep``.
+
+    Raises ``NodeProcessError`` with the command's stderr if the network does not come up.
+    """
+    api, p2p = find_free_ports(nodes), find_free_ports(nodes)
+    up = [*JINGLIAN_CLI, "devnet", "up", "--nodes", str(nodes), "--dir", str(net_dir)]
+    up += ["--detach", "--crypto", crypto, "--api-port", str(api), "--p2p-port", str(p2p)]
+    done = subprocess.run(up, capture_output=True, text=True, timeout=DEVNET_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise NodeProcessError(f"devnet up failed: {done.stderr.strip()[-2000:]}")
+    try:
+        yield net_dir
+    finally:
+        if not keep:
+            down = [*JINGLIAN_CLI, "devnet", "down", "--dir", str(net_dir)]
+            subprocess.run(down, capture_output=True, timeout=DEVNET_TIMEOUT_S, check=False)

@@ -30,7 +30,7 @@ from jinglian.apps.evidence import (
     verify_receipt,
 )
 from jinglian.client import Client, load_genesis
-from jinglian.testing.process import find_free_ports, make_solo_network
+from jinglian.testing.process import detached_devnet, make_solo_network
 from jinglian.types import ChainConfig
 from jinglian.types.errors import (
     DecodeError,
@@ -82,72 +82,59 @@ class Deposits:
 @pytest.fixture(scope="module")
 def deposits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deposits]:
     root = tmp_path_factory.mktemp("evidence")
-    net = root / "net"
-    api, p2p = find_free_ports(4), find_free_ports(4)
-    up = run(
-        "devnet",
-        "up",
-        "--nodes",
-        "4",
-        "--dir",
-        str(net),
-        "--detach",
-        "--api-port",
-        str(api),
-        "--p2p-port",
-        str(p2p),
+    with detached_devnet(root / "net") as net:
+        yield make_deposits(root, net)
+
+
+def make_deposits(root: Path, net: Path) -> Deposits:
+    """Deposit a file, a signed file and a crowded block's worth on ``net``; their receipts."""
+    file = root / "contract.pdf"
+    file.write_bytes(b"%PDF-1.7 sales contract " * 5000)
+    signed = root / "photo.png"
+    signed.write_bytes(b"\x89PNG screenshot" * 300)
+    put = run(
+        "evidence",
+        "put",
+        str(file),
+        "--meta",
+        '{"ref": "A-17"}',
+        "-o",
+        str(root / "contract.receipt"),
+        cwd=net,
     )
-    assert up.returncode == 0, up.stderr
-    try:
-        file = root / "contract.pdf"
-        file.write_bytes(b"%PDF-1.7 sales contract " * 5000)
-        signed = root / "photo.png"
-        signed.write_bytes(b"\x89PNG screenshot" * 300)
-        put = run(
+    assert put.returncode == 0, put.stderr
+    put = run("evidence", "put", str(signed), "--sign-as", "org1/client", cwd=net)
+    assert put.returncode == 0, put.stderr
+    receipt = load_receipt(root / "contract.receipt")
+    with Client.from_network(net) as client:
+        # Another deposit so a later block exists, then a receipt with a checkpoint.
+        client.invoke(
             "evidence",
-            "put",
-            str(file),
-            "--meta",
-            '{"ref": "A-17"}',
-            "-o",
-            str(root / "contract.receipt"),
-            cwd=net,
+            "deposit",
+            {
+                "items": [
+                    {
+                        "digest": b"\x01" * 32,
+                        "alg": "sha256",
+                        "title": "t",
+                        "type": "x",
+                        "ref": "",
+                    }
+                ]
+            },
         )
-        assert put.returncode == 0, put.stderr
-        put = run("evidence", "put", str(signed), "--sign-as", "org1/client", cwd=net)
-        assert put.returncode == 0, put.stderr
-        receipt = load_receipt(root / "contract.receipt")
-        with Client.from_network(net) as client:
-            # Another deposit so a later block exists, then a receipt with a checkpoint.
-            client.invoke(
-                "evidence",
-                "deposit",
-                {
-                    "items": [
-                        {
-                            "digest": b"\x01" * 32,
-                            "alg": "sha256",
-                            "title": "t",
-                            "type": "x",
-                            "ref": "",
-                        }
-                    ]
-                },
-            )
-            checkpointed = fetch_receipt(client, receipt["deposit"]["id"], checkpoint=True)
-            crowded = crowded_receipt(client, load_genesis(net / "genesis.json"))
-        yield Deposits(
-            net=net,
-            genesis=load_genesis(net / "genesis.json"),
-            file=file,
-            receipt=receipt,
-            signed_file=signed,
-            signed_receipt=load_receipt(root / "photo.png.receipt"),
-            checkpointed=checkpointed,
-            crowded=crowded,
-        )
-    finally:
-        run("devnet", "down", "--dir", str(net))
+        checkpointed = fetch_receipt(client, receipt["deposit"]["id"], checkpoint=True)
+        crowded = crowded_receipt(client, load_genesis(net / "genesis.json"))
+    return Deposits(
+        net=net,
+        genesis=load_genesis(net / "genesis.json"),
+        file=file,
+        receipt=receipt,
+        signed_file=signed,
+        signed_receipt=load_receipt(root / "photo.png.receipt"),
+        checkpointed=checkpointed,
+        crowded=crowded,
+    )
 
 
 def crowded_receipt(client: Client, genesis: ChainConfig) -> dict[str, Any]:
@@ -450,33 +437,13 @@ def test_a_foreign_certificate_is_refused(deposits: Deposits, tmp_path: Path) ->
 def test_the_new_user_path_works_on_a_gm_devnet(tmp_path: Path) -> None:
     """make run's network with --crypto gm: put, stop the network, verify offline, then a changed byte."""
     require_unshare()
-    net = tmp_path / "gmnet"
-    api, p2p = find_free_ports(4), find_free_ports(4)
-    up = run(
-        "devnet",
-        "up",
-        "--nodes",
-        "4",
-        "--dir",
-        str(net),
-        "--detach",
-        "--crypto",
-        "gm",
-        "--api-port",
-        str(api),
-        "--p2p-port",
-        str(p2p),
-    )
-    assert up.returncode == 0, up.stderr
-    try:
-        record = tmp_path / "contract.pdf"
-        record.write_bytes(b"%PDF gm contract" * 1000)
+    record = tmp_path / "contract.pdf"
+    record.write_bytes(b"%PDF gm contract" * 1000)
+    with detached_devnet(tmp_path / "gmnet", crypto="gm") as net:
         put = run("evidence", "put", str(record), "-o", str(tmp_path / "contract.receipt"), cwd=net)
         assert put.returncode == 0, put.stderr
         assert "sm3" in put.stdout
-    finally:
-        down = run("devnet", "down", "--dir", str(net))
-    assert down.returncode == 0, down.stderr
+    # The network is down now: `devnet down` ran when the block above ended.
     genesis = str(net / "genesis.json")
     done = run(
         "evidence",
