@@ -41,7 +41,10 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 # The SDK passes a timeout per request, which Starlette's test client merely warns about.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::starlette.exceptions.StarletteDeprecationWarning"),
+]
 
 
 @pytest.mark.parametrize("alg", ["sha256", "sm3"])
