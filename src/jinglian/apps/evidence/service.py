@@ -127,10 +127,15 @@ def lookup(
     name: str = CONTRACT_NAME,
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` deposits of ``digest`` (bytes or hex), earliest first."""
-    response = client.query(name, "get", {"digest": digest, "limit": limit})
-    value = response.value
+    return _query_records(client, name, "get", {"digest": digest, "limit": limit})
+
+
+def _query_records(
+    client: Client, name: str, method: str, args: dict[str, Any]
+) -> list[dict[str, Any]]:
+    value = client.query(name, method, args).value
     if not isinstance(value, list):
-        raise DecodeError(f"{name}.get returned a {type(value).__name__}, not a list")
+        raise DecodeError(f"{name}.{method} returned a {type(value).__name__}, not a list")
     return value
 
 
@@ -143,11 +148,7 @@ def by_depositor(
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` newest deposits of a depositor (certificate id, bytes or hex), newest last."""
     cert_id = depositor.hex() if isinstance(depositor, bytes) else depositor
-    response = client.query(name, "by_depositor", {"depositor": cert_id, "limit": limit})
-    value = response.value
-    if not isinstance(value, list):
-        raise DecodeError(f"{name}.by_depositor returned a {type(value).__name__}, not a list")
-    return value
+    return _query_records(client, name, "by_depositor", {"depositor": cert_id, "limit": limit})
 
 
 def chain_alg(client: Client) -> str:
