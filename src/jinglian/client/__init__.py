@@ -4,7 +4,10 @@
 ``AsyncClient`` (asyncio) call one node; ``verify_tx_record`` and
 ``verify_state_record`` check the API's records against nothing but the
 genesis file. ``load_network`` reads the ``network.json`` that
-``jinglian init`` writes. Example::
+``jinglian init`` writes. Calls several organisations must approve go through
+``jinglian.client.endorse``: payload files (``save_payload_file``,
+``load_payload_file``, ``Identity.endorse``), policy checks
+(``get_policy_check``) and gathered approvals (``invoke_governed``). Example::
 
     from jinglian.client import Client
 
@@ -17,6 +20,19 @@ Errors the node reports arrive as their ``jinglian.types.errors`` class.
 """
 
 from jinglian.client.aio import AsyncClient
+from jinglian.client.endorse import (
+    Endorser,
+    GovernedResult,
+    PayloadFile,
+    PolicyCheck,
+    gather_approvals,
+    gather_local_approvals,
+    get_policy_check,
+    invoke_governed,
+    load_payload_file,
+    local_approvers,
+    save_payload_file,
+)
 from jinglian.client.identity import Identity
 from jinglian.client.network import (
     IdentityEntry,
@@ -42,10 +58,14 @@ from jinglian.client.verify import (
 __all__ = [
     "AsyncClient",
     "Client",
+    "Endorser",
+    "GovernedResult",
     "Identity",
     "IdentityEntry",
     "Network",
     "NodeEntry",
+    "PayloadFile",
+    "PolicyCheck",
     "QueryResponse",
     "StateValue",
     "TxResult",
@@ -54,8 +74,15 @@ __all__ = [
     "VerifiedState",
     "VerifiedTx",
     "find_network_dir",
+    "gather_approvals",
+    "gather_local_approvals",
+    "get_policy_check",
+    "invoke_governed",
     "load_genesis",
     "load_network",
+    "load_payload_file",
+    "local_approvers",
+    "save_payload_file",
     "verify_block_evidence",
     "verify_query_record",
     "verify_state_record",

@@ -13,11 +13,13 @@ import base64
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from jinglian.client.endorse import load_payload_file
 from jinglian.client.identity import DEFAULT_EXPIRY_S, Identity
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.client.verify import verify_query_record, verify_state_record, verify_tx_record
@@ -181,6 +183,21 @@ class Operations:
     ) -> Op[TxResult]:
         """Sign, submit and (with ``wait``) return the committed result; failures raise."""
         tx = yield from self.sign(contract, method, args, expiry_s)
+        if not wait:
+            return TxResult.pending((yield from self.submit(tx)))
+        result = yield from self.submit_and_wait(tx, timeout)
+        if not result.ok:
+            raise receipt_error(result)
+        return result
+
+    def submit_file(self, path: Path | str, wait: bool, timeout: float) -> Op[TxResult]:
+        """Submit the transaction of a payload file (checked, and for this chain).
+
+        With ``wait`` the committed result is returned and a failed receipt
+        raises its error class; without, a pending result with the id.
+        """
+        chain_id = yield from self.chain_id()
+        tx = load_payload_file(path, chain_id=chain_id).tx
         if not wait:
             return TxResult.pending((yield from self.submit(tx)))
         result = yield from self.submit_and_wait(tx, timeout)

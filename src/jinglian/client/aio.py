@@ -108,6 +108,23 @@ class AsyncClient:
         """Submit a signed transaction and return its committed result (failed or not)."""
         return await self._run(self._ops.submit_and_wait(tx, timeout))
 
+    async def sign(
+        self,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        expiry_s: int = DEFAULT_EXPIRY_S,
+    ) -> Tx:
+        """A signed transaction, not sent (see ``Client.sign``)."""
+        return await self._run(self._ops.sign(contract, method, args, expiry_s))
+
+    async def submit_file(
+        self, path: Path | str, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> TxResult:
+        """Submit the transaction of a payload file (see ``Client.submit_file``)."""
+        return await self._run(self._ops.submit_file(path, wait, timeout))
+
     async def invoke(
         self,
         contract: str,

@@ -1,7 +1,9 @@
 """A signing identity: an X.509 certificate and its private key.
 
 ``Identity.sign_tx`` builds the transaction body (sender = certificate id),
-signs its canonical payload and returns the wire-ready ``Tx``. The crypto
+signs its canonical payload and returns the wire-ready ``Tx``;
+``Identity.endorse`` adds this identity's signature to a transaction someone
+else created (several organisations approving one governed call). The crypto
 suite follows from the certificate's key (P-256 for ``default``, SM2 for
 ``gm``), so the same code signs for either kind of chain.
 """
@@ -18,7 +20,15 @@ from jinglian.client.network import load_network
 from jinglian.crypto import Certificate, PrivateKey, get_suite, load_certificate
 from jinglian.crypto.suite import Suite
 from jinglian.types import Endorsement, Tx, TxBody, encode_tx_body, make_tx
-from jinglian.types.errors import ConfigError, CryptoError, JinglianError
+from jinglian.types.errors import (
+    ConfigError,
+    CryptoError,
+    InvalidTransaction,
+    JinglianError,
+    TooLarge,
+    WrongChain,
+)
+from jinglian.types.tx import ENDORSEMENTS_MAX
 
 __all__ = ["DEFAULT_EXPIRY_S", "NONCE_BYTES", "Identity"]
 
@@ -121,3 +131,29 @@ class Identity:
         signer = self.cert.der if include_cert else self.cert_id
         endorsement = Endorsement(signer=signer, signature=self.key.sign(payload))
         return make_tx(self.suite.hash, payload, (endorsement,))
+
+    def endorse(self, tx: Tx, chain_id: str | None = None) -> Tx:
+        """``tx`` with this identity's endorsement (its full certificate) appended.
+
+        Refuses (``WrongChain``) a transaction for another chain than
+        ``chain_id`` or of another crypto suite, (``InvalidTransaction``) one
+        this certificate already endorsed, and (``TooLarge``) one that already
+        holds ``ENDORSEMENTS_MAX`` endorsements. The payload is not changed, so
+        every earlier signature stays valid and the transaction id is the same.
+        """
+        if chain_id is not None and tx.body.chain_id != chain_id:
+            raise WrongChain(f"the transaction is for chain {tx.body.chain_id!r}, not {chain_id!r}")
+        if self.suite.hash(tx.payload) != tx.id:
+            raise WrongChain(
+                f"the transaction was not made with the {self.suite.name} crypto suite of "
+                f"{self.cert.org_id}/{self.cert.role}'s certificate"
+            )
+        if any(e.signer in (self.cert.der, self.cert_id) for e in tx.endorsements):
+            raise InvalidTransaction(
+                f"the transaction is already endorsed by {self.cert.org_id}/{self.cert.role} "
+                f"({self.cert.common_name})"
+            )
+        if len(tx.endorsements) >= ENDORSEMENTS_MAX:
+            raise TooLarge(f"the transaction already holds {ENDORSEMENTS_MAX} endorsements")
+        endorsement = Endorsement(signer=self.cert.der, signature=self.key.sign(tx.payload))
+        return make_tx(self.suite.hash, tx.payload, (*tx.endorsements, endorsement))

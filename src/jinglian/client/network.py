@@ -16,8 +16,13 @@ directory needs no other flags. Paths in it are relative to its directory::
       "identities": {"org1/admin": {"org": "org1", "role": "admin",
                      "cert": "orgs/org1/users/admin/cert.pem",
                      "key": "orgs/org1/users/admin/key.pem"}, ...},
-      "default_identity": "org1/admin"
+      "default_identity": "org1/admin",
+      "devnet": true
     }
+
+``devnet`` is present (and true) only in a network ``jinglian devnet`` created:
+one directory holding every organisation's keys, where governed CLI commands
+gather the approvals a policy needs from the local admin identities.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class Network:
     """Identities by ``org/role`` name."""
     default_identity: str
     """Identity used when none is named."""
+    devnet: bool = False
+    """Whether ``jinglian devnet`` created it (local auto-approval of governed commands)."""
 
     def node(self, name: str | None = None) -> NodeEntry:
         """The named node; ``ConfigError`` if unknown.
@@ -208,7 +215,14 @@ def _parse_manifest(root: Path, value: Any) -> Network:
         nodes=nodes,
         identities=identities,
         default_identity=field(value, "default_identity", str, w),
+        devnet=_optional_flag(value, "devnet", w),
     )
+
+
+def _optional_flag(value: Any, name: str, where: str) -> bool:
+    if not isinstance(value, dict) or name not in value:
+        return False
+    return field(value, name, bool, where)
 
 
 def _parse_node(root: Path, value: Any) -> NodeEntry:

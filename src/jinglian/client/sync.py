@@ -128,6 +128,30 @@ class Client:
         """Submit a signed transaction and return its committed result (failed or not)."""
         return self._run(self._ops.submit_and_wait(tx, timeout))
 
+    def sign(
+        self,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        expiry_s: int = DEFAULT_EXPIRY_S,
+    ) -> Tx:
+        """A transaction calling ``contract.method(**args)``, signed by the identity, not sent.
+
+        Others may endorse it (``Identity.endorse``) before ``submit``.
+        """
+        return self._run(self._ops.sign(contract, method, args, expiry_s))
+
+    def submit_file(
+        self, path: Path | str, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> TxResult:
+        """Submit the transaction of a payload file (``jinglian.client.endorse``).
+
+        The file is checked first (every signature, this chain); with ``wait``
+        a failed receipt raises its error class, as ``invoke`` does.
+        """
+        return self._run(self._ops.submit_file(path, wait, timeout))
+
     def invoke(
         self,
         contract: str,
