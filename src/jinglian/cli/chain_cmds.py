@@ -1,4 +1,6 @@
-"""Commands that talk to a running node: tx, query, state, block, contract, chain."""
+"""Commands that talk to a running node: tx, query, state, block, contract, chain.
+
+The governance commands add to the ``tx`` and ``contract`` groups (``governance_cmds``)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,10 @@ from jinglian.cli._base import (
 )
 from jinglian.client import TxResult, verify_query_record, verify_state_record, verify_tx_record
 from jinglian.client.verify import VerifiedBlock
-from jinglian.types.errors import ConfigError, InvalidInput
+from jinglian.types.errors import InvalidInput
 
 __all__ = ["block", "chain", "contract", "query", "state", "tx"]
 
-CONTRACT_FILE_BYTES_MAX = 1024 * 1024
-"""Largest contract source file the CLI reads (the chain's own limit is usually lower)."""
 CONTRACTS = "contracts"
 """The system contract that deploys, upgrades and lists contracts."""
 
@@ -290,67 +290,15 @@ def _block_record_lines(record: dict[str, Any]) -> list[str]:
 
 @click.group()
 def contract() -> None:
-    """Deploy, upgrade and list contracts (through the `contracts` system contract).
+    """Deploy, upgrade, freeze and list contracts (through the `contracts` system contract).
+
+    The governed commands (deploy, upgrade, freeze, unfreeze, revoke, policy)
+    live in `governance_cmds`.
 
     \b
     Example:
       jinglian contract deploy kv contracts/kv.py
     """
-
-
-def _read_source(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(CONTRACT_FILE_BYTES_MAX + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(data) > CONTRACT_FILE_BYTES_MAX:
-        raise InvalidInput(f"{path} is larger than {CONTRACT_FILE_BYTES_MAX} bytes")
-    try:
-        return data.decode()
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path} is not UTF-8 text") from exc
-
-
-def _change_contract(
-    method: str, name: str, file: Path, timeout: float, as_json: bool, target: dict[str, Any]
-) -> None:
-    source = _read_source(file)
-    with Target(**target).client(sign=True) as client:
-        result = client.invoke(CONTRACTS, method, {"name": name, "source": source}, timeout=timeout)
-    emit(as_json, _tx_summary(result), lambda: _tx_lines(result))
-
-
-@contract.command("deploy")
-@click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--timeout", type=click.FloatRange(0.1, 120), default=30.0, help="Seconds to wait.")
-@target_options
-@json_option
-def contract_deploy(name: str, file: Path, timeout: float, as_json: bool, **target: Any) -> None:
-    """Deploy FILE.py as contract NAME (signed by the admin identity; waits for the commit).
-
-    \b
-    Example:
-      jinglian contract deploy kv contracts/kv.py
-    """
-    _change_contract("deploy", name, file, timeout, as_json, target)
-
-
-@contract.command("upgrade")
-@click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--timeout", type=click.FloatRange(0.1, 120), default=30.0, help="Seconds to wait.")
-@target_options
-@json_option
-def contract_upgrade(name: str, file: Path, timeout: float, as_json: bool, **target: Any) -> None:
-    """Replace contract NAME's code with FILE.py (its state is kept).
-
-    \b
-    Example:
-      jinglian contract upgrade kv contracts/kv_v2.py
-    """
-    _change_contract("upgrade", name, file, timeout, as_json, target)
 
 
 @contract.command("list")

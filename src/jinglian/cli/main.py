@@ -8,6 +8,7 @@ from jinglian.cli._base import JinglianGroup
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.devnet_cmds import devnet
 from jinglian.cli.evidence_cmds import evidence
+from jinglian.cli.governance_cmds import config, proposal
 from jinglian.cli.network_cmds import init, node
 
 __all__ = ["cli", "main"]
@@ -32,7 +33,20 @@ def cli() -> None:
     """
 
 
-for command in (init, node, devnet, tx, query, state, block, contract, chain, evidence):
+for command in (
+    init,
+    node,
+    devnet,
+    tx,
+    query,
+    state,
+    block,
+    contract,
+    proposal,
+    config,
+    chain,
+    evidence,
+):
     cli.add_command(command)
 
 

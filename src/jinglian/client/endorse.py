@@ -54,6 +54,7 @@ from jinglian.types.errors import (
     InvalidSignature,
     JinglianError,
     NotFound,
+    PolicyNotSatisfied,
     TooLarge,
     WrongChain,
 )
@@ -465,7 +466,11 @@ def get_policy_check(
 
 
 def _self_org(client: Client, resource: str, args: Mapping[str, Any]) -> str | None:
-    if resource == "contract.set_policy" and isinstance(args.get("name"), str):
+    if (
+        resource.startswith("contract.")
+        and resource != "contract.deploy"
+        and isinstance(args.get("name"), str)
+    ):
         info = _contract_info(client, args["name"])
         org = None if info is None else info.get("deployer_org")
         return org if isinstance(org, str) else None
@@ -626,12 +631,16 @@ def invoke_governed(
     approvers: Sequence[Identity] = (),
     timeout: float = 30.0,
     expiry_s: int = DEFAULT_EXPIRY_S,
+    refuse_unmet: bool = False,
 ) -> GovernedResult:
     """Sign ``contract.method(**args)``, endorse it by ``approvers`` as its policy needs, submit, wait.
 
-    Without approvers only the client's identity signs. A failed receipt
-    raises its error class (``PolicyNotSatisfied`` when too few organisations
-    endorsed), with the ``TxResult`` as ``.receipt``.
+    Without approvers only the client's identity signs. With ``refuse_unmet``
+    a policy the endorsements do not meet raises ``PolicyNotSatisfied``
+    before anything is submitted (its ``missing`` attribute: how many more
+    organisations must approve, None if none can). A failed receipt raises its
+    error class (``PolicyNotSatisfied`` when too few organisations endorsed),
+    with the ``TxResult`` as ``.receipt``.
     """
     from jinglian.client._ops import receipt_error
 
@@ -640,9 +649,19 @@ def invoke_governed(
     added: tuple[str, ...] = ()
     if check is not None and approvers:
         tx, added = gather_approvals(tx, check, approvers)
+    approvals = approvals_of(tx, [a.cert for a in approvers])
+    if refuse_unmet and check is not None and not check.is_met(approvals):
+        raise _unmet(check, approvals)
     result = client.submit_and_wait(tx, timeout)
     if not result.ok:
         raise receipt_error(result)
-    known = [a.cert for a in approvers]
-    approving = tuple(check.approving(approvals_of(tx, known))) if check is not None else ()
+    approving = tuple(check.approving(approvals)) if check is not None else ()
     return GovernedResult(result=result, check=check, approving=approving, added=added)
+
+
+def _unmet(check: PolicyCheck, approvals: list[tuple[str, str]]) -> PolicyNotSatisfied:
+    error = PolicyNotSatisfied(
+        f"{check.resource}: {check.explain(approvals)}; nothing was submitted"
+    )
+    error.missing = check.missing(approvals)  # type: ignore[attr-defined]
+    return error
