@@ -25,7 +25,7 @@ from jinglian.types.errors import (
     DuplicateTransaction,
     InvalidInput,
     NotFound,
-    PermissionDenied,
+    PolicyNotSatisfied,
     ReadOnlyViolation,
     Timeout,
     TransactionExpired,
@@ -53,7 +53,9 @@ def node(network: Path) -> Iterator[Node]:
 def services(node: Node) -> LocalServices:
     services = LocalServices(node)
     admin = Identity.from_network(node.config.root.parent.parent, "org1/admin")
-    deploy = sign(admin, "contracts", "deploy", {"name": "kv", "source": KV_SOURCE})
+    # Two organisations: deploying needs a majority of their admins, so both endorse.
+    other = Identity.from_network(node.config.root.parent.parent, "org2/admin")
+    deploy = other.endorse(sign(admin, "contracts", "deploy", {"name": "kv", "source": KV_SOURCE}))
     assert run(submit_and_wait(services, deploy)).receipt.ok
     return services
 
@@ -174,14 +176,12 @@ def test_metrics_and_health(services: LocalServices) -> None:
 
 
 def test_contract_failure_reported_to_sdk_shape(
-    services: LocalServices, admin: Identity, tmp_path: Path
+    services: LocalServices, admin: Identity, network: Path
 ) -> None:
     source = "from jinglian.contract import invoke\n\n@invoke\ndef boom(ctx):\n    ctx.fail('no')\n"
-    run(
-        submit_and_wait(
-            services, sign(admin, "contracts", "deploy", {"name": "boom", "source": source})
-        )
-    )
+    deploy = sign(admin, "contracts", "deploy", {"name": "boom", "source": source})
+    deploy = Identity.from_network(network, "org2/admin").endorse(deploy)
+    assert run(submit_and_wait(services, deploy)).receipt.ok
     record = run(submit_and_wait(services, sign(admin, "boom", "boom", {})))
     assert record.receipt.status == ContractFailed.code
 
@@ -244,8 +244,8 @@ def test_invalid_revocations(services: LocalServices, network: Path) -> None:
     run(submit_and_wait(services, sign(org2_client, "kv", "set", {"key": "o2", "value": 1})))
     target = {"cert_id": org2_client.cert.cert_id.hex()}
     cases = [
-        (org1_admin, target, PermissionDenied.code),  # another organisation's certificate
-        (org2_client, target, PermissionDenied.code),  # not an admin
+        (org1_admin, target, PolicyNotSatisfied.code),  # another organisation's certificate
+        (org2_client, target, PolicyNotSatisfied.code),  # not an admin
         (org2_admin, {"cert_id": "zz"}, InvalidInput.code),
         (org2_admin, {"cert_id": "ab" * 32}, NotFound.code),  # never registered, not given in full
     ]

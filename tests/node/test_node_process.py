@@ -663,7 +663,7 @@ def test_deploy_by_a_client_is_refused(net_dir: Path) -> None:
         pytest.raises(PermissionDenied) as raised,
     ):
         client.invoke("contracts", "deploy", {"name": "mine", "source": KV_SOURCE.read_text()})
-    assert raised.value.receipt.status == "permission_denied"  # type: ignore[attr-defined]
+    assert raised.value.receipt.status == "policy_not_satisfied"  # type: ignore[attr-defined]
 
 
 # -- queries ------------------------------------------------------------------------------------

@@ -58,7 +58,16 @@ NestedCall = Callable[[str, str, str, dict[str, Value], bool], Value]
 class Session:
     """What every contract reached by one transaction shares."""
 
-    __slots__ = ("events", "hash_fn", "meter", "nested_call", "overlay", "sender", "tx")
+    __slots__ = (
+        "endorsers",
+        "events",
+        "hash_fn",
+        "meter",
+        "nested_call",
+        "overlay",
+        "sender",
+        "tx",
+    )
 
     def __init__(
         self,
@@ -83,6 +92,10 @@ class Session:
         signer = tx.sender
         self.sender = SenderView(signer.org, signer.role, signer.cert_id, signer.common_name)
         """``ctx.sender`` for every contract reached (read-only)."""
+        self.endorsers = tuple(
+            SenderView(s.org, s.role, s.cert_id, s.common_name) for s in tx.signers()
+        )
+        """``ctx.endorsers``: every signer of the transaction, the sender first."""
 
 
 def encode_contract_value(value: object, what: str, max_bytes: int) -> bytes:
@@ -228,12 +241,14 @@ class Context:
         "block_time",
         "caller",
         "contract",
+        "endorsers",
         "sender",
         "state",
         "tx_id",
     )
     PUBLIC: ClassVar[frozenset[str]] = frozenset(
-        {"block_height", "block_time", "caller", "contract", "sender", "state", "tx_id"}
+        {"block_height", "block_time", "caller", "contract", "endorsers", "sender", "state"}
+        | {"tx_id"}
         | {"call", "emit", "fail", "hash"}
     )
 
@@ -252,6 +267,8 @@ class Context:
         """This contract's state."""
         self.sender = session.sender
         """Who signed the transaction (the same in every contract it reaches)."""
+        self.endorsers = session.endorsers
+        """Everyone who signed the transaction, the sender first (a tuple)."""
         self.tx_id = tx.tx_id.hex()
         """The transaction id, hex."""
         self.block_height = tx.block_height
@@ -293,6 +310,17 @@ class Context:
     def fail(self, message: object = "failed") -> NoReturn:
         """Stop the transaction: it fails with ``message`` and none of its writes happen."""
         raise ContractFailed(_text(message, self._session.meter))
+
+    def system_get(self, contract: str, key: str) -> Value:
+        """Read another contract's state (system contracts only: not reachable from the sandbox).
+
+        Charged as a state read. The sandbox refuses this name: it is not in ``PUBLIC``.
+        """
+        session = self._session
+        raw = contract.encode() + NAMESPACE_SEPARATOR + key.encode()
+        data = session.overlay.get(raw)
+        session.meter.charge(GAS_STATE_READ + GAS_STATE_READ_BYTE * (len(raw) + len(data or b"")))
+        return None if data is None else decode(data, len(data))
 
     def hash(self, data: bytes | str) -> bytes:
         """The chain's hash of ``data`` (text is hashed as UTF-8)."""

@@ -37,6 +37,13 @@ class CallContext:
     """Height of the block being executed."""
     block_time_ms: int
     """Timestamp of that block, milliseconds since the Unix epoch (``ctx.block_time``)."""
+    endorsers: tuple[Sender, ...] = ()
+    """Everyone who signed it, the sender first (``ctx.endorsers``); empty means the sender
+    alone. Governed methods count the organisations here against their policy."""
+
+    def signers(self) -> tuple[Sender, ...]:
+        """The endorsers, or the sender alone when none are listed."""
+        return self.endorsers or (self.sender,)
 
 
 class StateView(Protocol):

@@ -14,12 +14,16 @@ Wiring, for the ledger::
                             tx.method, tx.args, gas_limit)
 
 With ``load_code=None`` (the default) a contract name resolves first to a
-native system contract (the registry ``contracts`` and any passed in
-``natives``), then to the registry entry ``meta:<name>`` read through the
+native system contract (the registry ``contracts``, ``governance`` and any
+passed in ``natives``), then to the registry entry ``meta:<name>`` read through the
 transaction's own state, so a contract deployed or upgraded by an earlier
 transaction of the same block (or earlier in the same transaction) is the one
 that runs. Compiled modules are cached by code hash; the cache never changes
 gas. A ``load_code`` callable replaces the registry lookup (tests, tools).
+
+A deployed contract that is frozen or revoked refuses invocations
+(``ContractFrozen``); a method with a policy in its registry entry refuses a
+call unless the transaction's endorsers meet it (``PolicyNotSatisfied``).
 
 A ``Runtime`` runs one call at a time: its meter and caches are not shared
 between threads.
@@ -81,19 +85,23 @@ from jinglian.execution.system.contracts import (
     make_code_loader,
     read_source,
 )
-from jinglian.types.codec import Value, encode
+from jinglian.execution.system.governance import GOVERNANCE
+from jinglian.types.codec import Value, decode, encode
 from jinglian.types.errors import (
     ConfigError,
     ContractFailed,
+    ContractFrozen,
     DecodeError,
     InvalidInput,
     JinglianError,
     PermissionDenied,
+    PolicyNotSatisfied,
     SandboxViolation,
     TooLarge,
     UnknownContract,
     UnknownMethod,
 )
+from jinglian.types.policy import satisfied
 
 __all__ = [
     "GAS_USED_ATTRIBUTE",
@@ -149,13 +157,25 @@ def get_gas_used(error: BaseException) -> int:
 
 
 class _Loaded:
-    """A sandboxed module loaded into a runtime's namespace."""
+    """A sandboxed module loaded into a runtime's namespace (and, when resolved, its entry)."""
 
-    __slots__ = ("functions", "methods")
+    __slots__ = ("entry", "functions", "methods")
 
-    def __init__(self, compiled: CompiledContract, functions: dict[str, Callable[..., Any]]):
+    def __init__(
+        self,
+        compiled: CompiledContract,
+        functions: dict[str, Callable[..., Any]],
+        entry: ContractEntry | None = None,
+    ):
         self.methods = compiled.methods
         self.functions = functions
+        self.entry = entry
+
+    def with_entry(self, entry: ContractEntry) -> _Loaded:
+        """The same module seen through a registry entry (status and method policies)."""
+        found = _Loaded.__new__(_Loaded)
+        found.methods, found.functions, found.entry = self.methods, self.functions, entry
+        return found
 
 
 Target: TypeAlias = NativeContract | _Loaded
@@ -174,7 +194,10 @@ class Runtime:
         check_interpreter()
         self._hash_fn = hash_fn
         self._load_code = load_code
-        self._natives: dict[str, NativeContract] = {REGISTRY_NAME: REGISTRY}
+        self._natives: dict[str, NativeContract] = {
+            REGISTRY_NAME: REGISTRY,
+            GOVERNANCE.name: GOVERNANCE,
+        }
         for native in natives:
             assert native.name in RESERVED_NAMES, f"{native.name} is not a reserved name"
             self._natives[native.name] = native
@@ -265,6 +288,8 @@ class Runtime:
             raise UnknownMethod(f"contract {contract!r} has no method {method!r}")
         if method == MIGRATE_METHOD and caller != REGISTRY_NAME and isinstance(target, _Loaded):
             raise PermissionDenied(f"only the {REGISTRY_NAME} contract calls migrate")
+        if isinstance(target, _Loaded) and target.entry is not None:
+            _check_entry(session, target.entry, contract, method, info.kind)
         kwargs = self._copy_args(contract, method, info, args)
         native = isinstance(target, NativeContract)
         limit = SYSTEM_STATE_VALUE_BYTES_MAX if native else STATE_VALUE_BYTES_MAX
@@ -322,7 +347,10 @@ class Runtime:
         if entry is None:
             raise UnknownContract(f"no contract named {contract!r}")
         self._meter.charge(entry.source_bytes // SOURCE_BYTES_PER_GAS)
-        return self._loaded(entry.code_hash, contract, lambda: read_source(get_raw, contract))
+        loaded = self._loaded(entry.code_hash, contract, lambda: read_source(get_raw, contract))
+        if entry.status == "active" and not entry.policies:
+            return loaded
+        return loaded.with_entry(entry)
 
     def _read_entry(
         self, get_raw: Callable[[bytes], bytes | None], name: str
@@ -351,6 +379,30 @@ class Runtime:
         if len(self._cache) > COMPILED_CACHE_ENTRIES_MAX:
             self._cache.popitem(last=False)
         return loaded
+
+
+CONFIG_RAW_KEY = b"chain_config\x00config"
+
+
+def _check_entry(
+    session: Session, entry: ContractEntry, contract: str, method: str, kind: str
+) -> None:
+    """Refuse an invocation of a frozen or revoked contract, or one its method policy refuses."""
+    if kind != "invoke":
+        return
+    if entry.status != "active":
+        raise ContractFrozen(f"contract {contract!r} is {entry.status}; it takes no invocations")
+    policy = entry.policies.get(method)
+    if policy is None:
+        return
+    raw = session.overlay.get(CONFIG_RAW_KEY)
+    assert raw is not None, "the ledger writes the chain config at genesis"
+    document: Any = decode(raw, len(raw))
+    members = [str(org["id"]) for org in document["orgs"]]
+    endorsers = [(e.org, e.role) for e in session.endorsers]
+    ok, why = satisfied(policy, members, endorsers, entry.deployer_org or None)
+    if not ok:
+        raise PolicyNotSatisfied(f"{contract}.{method}: {why}")
 
 
 def _refuse_args(contract: str, method: str, info: MethodInfo, args: Mapping[str, Value]) -> None:

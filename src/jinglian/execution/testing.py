@@ -9,7 +9,9 @@ For contract authors' tests and for jinglian's own::
 
 Every call goes through the real ``Runtime`` and the registry system contract;
 successful invokes apply their writes, failed ones raise the typed error
-(with ``gas_used``) and change nothing. The hash is SHA-256.
+(with ``gas_used``) and change nothing. The hash is SHA-256. The state starts
+with a chain config of one organisation, ``org1`` (default policies), so a
+deploy by ``ADMIN`` meets the ``contract.deploy`` policy as on a one-org chain.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import hashlib
 from jinglian.execution._model import CallContext, CallResult, Sender
 from jinglian.execution.memory import MemoryState
 from jinglian.execution.runtime import Runtime
-from jinglian.types.codec import Value
+from jinglian.types.codec import Value, encode
+from jinglian.types.config import ChainConfig, Org, ValidatorInfo
 
-__all__ = ["ADMIN", "CLIENT", "GAS_LIMIT_DEFAULT", "ContractHarness", "sha256"]
+__all__ = ["ADMIN", "CLIENT", "GAS_LIMIT_DEFAULT", "ContractHarness", "harness_config", "sha256"]
 
 GAS_LIMIT_DEFAULT = 10_000_000
 """Gas each harness call may use unless told otherwise."""
@@ -35,12 +38,28 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def harness_config(org_ids: tuple[str, ...] = ("org1",)) -> ChainConfig:
+    """A chain config for in-memory tests: these organisations (no CA certificates), default
+    policies. Enough for policies and governance; certificates are not checked here."""
+    return ChainConfig(
+        chain_id="harness",
+        crypto="default",
+        genesis_time_ms=1_700_000_000_000,
+        orgs=tuple(Org(org_id, org_id, "") for org_id in org_ids),
+        validators=(ValidatorInfo("node1", org_ids[0], ""),),
+    )
+
+
 class ContractHarness:
     """One in-memory chain: state, a runtime, a block height that moves on each invoke."""
 
-    def __init__(self, gas_limit: int = GAS_LIMIT_DEFAULT) -> None:
+    def __init__(
+        self, gas_limit: int = GAS_LIMIT_DEFAULT, config: ChainConfig | None = None
+    ) -> None:
         self.state = MemoryState()
         """World state."""
+        document = (config or harness_config()).to_value()
+        self.state.apply({b"chain_config\x00config": encode(document)})
         self.runtime = Runtime(hash_fn=sha256)
         """The runtime every call goes through."""
         self.gas_limit = gas_limit
@@ -48,10 +67,12 @@ class ContractHarness:
         self.height = 1
         """Height of the next block."""
 
-    def context(self, sender: Sender = CLIENT) -> CallContext:
-        """The transaction context of the next call."""
+    def context(self, sender: Sender = CLIENT, endorsers: tuple[Sender, ...] = ()) -> CallContext:
+        """The transaction context of the next call (``endorsers``: co-signers after the sender)."""
         tx_id = sha256(b"tx%d" % self.height)
-        return CallContext(tx_id, sender, self.height, 1_700_000_000_000 + self.height * 1000)
+        time_ms = 1_700_000_000_000 + self.height * 1000
+        signers = (sender, *endorsers) if endorsers else ()
+        return CallContext(tx_id, sender, self.height, time_ms, signers)
 
     def deploy(self, name: str, source: str, sender: Sender = ADMIN) -> CallResult:
         """Deploy ``source`` as ``name`` through the registry."""
@@ -68,9 +89,10 @@ class ContractHarness:
         args: dict[str, Value] | None = None,
         *,
         sender: Sender = CLIENT,
+        endorsers: tuple[Sender, ...] = (),
     ) -> CallResult:
         """Run a transaction; on success apply its writes and move to the next block."""
-        ctx = self.context(sender)
+        ctx = self.context(sender, endorsers)
         result = self.runtime.invoke(self.state, ctx, contract, method, args or {}, self.gas_limit)
         self.state.apply(result.writes)
         self.height += 1

@@ -33,9 +33,11 @@ from jinglian.types.errors import (
     DuplicateTransaction,
     InvalidBlock,
     JinglianError,
+    PolicyNotSatisfied,
     TransactionExpired,
     WrongChain,
 )
+from jinglian.types.policy import satisfied
 
 __all__ = [
     "PROPOSAL_GAS_BUDGET",
@@ -57,7 +59,7 @@ before voting, so this keeps a block's execution within the consensus timeouts."
 
 
 EVIDENCE_CALL = ("consensus", "report_misbehaviour")
-"""The one call consensus nodes may sign (besides the roles of ``Policy.tx_roles``)."""
+"""The one call consensus nodes may sign (besides the roles of the ``tx.submit`` policy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +167,19 @@ def check_tx(chain: ChainView, tx: Tx, time_ms: int, in_block: set[bytes]) -> tu
     validate_tx_window(config, tx, time_ms)
     if tx.id in in_block or chain.is_committed(tx.id):
         raise DuplicateTransaction(f"transaction {tx.id.hex()} is already on chain")
-    roles = config.policy.tx_roles
+    policy = config.policy("tx.submit")
+    roles = policy.roles
     if (tx.body.contract, tx.body.method) == EVIDENCE_CALL:
         # A validator's node reports equivocation evidence with its own consensus identity.
-        roles = (*roles, "consensus")
-    return chain.authenticator.authenticate(tx, time_ms, roles)
+        return chain.authenticator.authenticate(tx, time_ms, (*roles, "consensus"))
+    signers = chain.authenticator.authenticate(tx, time_ms, roles)
+    if policy.rule != "ANY" or policy.orgs:
+        ok, why = satisfied(
+            policy, config.member_ids(), [(s.org, s.role) for s in signers], signers[0].org
+        )
+        if not ok:
+            raise PolicyNotSatisfied(f"tx.submit: {why}")
+    return signers
 
 
 def validate_tx_window(config: ChainConfig, tx: Tx, time_ms: int) -> None:

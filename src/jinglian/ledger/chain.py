@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +41,13 @@ from jinglian.types.config import compute_genesis_hash
 from jinglian.types.errors import ConfigError, NotFound
 from jinglian.types.validators import validator_set_of
 
-__all__ = ["Ledger", "TxLocation", "load_genesis"]
+__all__ = ["CONFIG_STATE_KEY", "Ledger", "TxLocation", "load_genesis"]
 
 HEAD_BYTES_MAX = 1024
 EVENTS_PAGE_MAX = 1000
+CONFIG_BYTES_MAX = 4 * 1024 * 1024
+CONFIG_STATE_KEY = keys.state_key(keys.CONFIG_CONTRACT, "config")
+"""Raw state key of the chain config document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +68,19 @@ class Ledger:
         self.genesis = genesis
         self.genesis_hash = compute_genesis_hash(self.suite.hash, genesis)
         self._config = genesis
-        self._validators_hash = validator_set_of(genesis).hash
+        self._signing_config = genesis
         self.authenticator = TxAuthenticator(
             self.suite, self.config, self.registered_cert, self.is_revoked
         )
         self.executor = executor
         self._lock = threading.Lock()
         self._head = self._open()
+        head = self._head.height
+        self._config = self._stored_config(head)
+        self._signing_config = self._stored_config(head - 1)
+        self._validators_hash = validator_set_of(self._signing_config).hash
+        self.config_listeners: list[Callable[[ChainConfig], None]] = []
+        """Called (on the committing thread) with the new config after a block changed it."""
 
     # -- ChainView ---------------------------------------------------------------------------
 
@@ -84,8 +93,29 @@ class Ledger:
         return self._head
 
     def config(self) -> ChainConfig:
-        """The chain configuration in force at the head."""
+        """The chain configuration in force for the next block (as of the head)."""
         return self._config
+
+    def config_at(self, height: int) -> ChainConfig:
+        """The chain configuration as of block ``height`` (after executing it)."""
+        if height == self._head.height:
+            return self._config
+        return self._stored_config(height)
+
+    def _stored_config(self, height: int) -> ChainConfig:
+        if height <= 0:
+            return self.genesis
+        raw = self.get_state(CONFIG_STATE_KEY, height)
+        assert raw is not None, "the chain config is in state from genesis on"
+        config = parse_chain_config(codec.decode(raw, CONFIG_BYTES_MAX))
+        return self.genesis if config == self.genesis else config
+
+    def config_for_block(self, height: int) -> ChainConfig:
+        """The configuration whose validator set signs block ``height``: the one as of block
+        ``height - 2``, so a change committed in block h moves the set from block h + 2."""
+        if height == self._head.height + 1:
+            return self._signing_config
+        return self.config_at(height - 2)
 
     def reader(self) -> KVReader:
         """Read access to committed data."""
@@ -151,9 +181,23 @@ class Ledger:
             time_ms=block.header.time_ms,
         )
         batch.put(keys.HEAD, _encode_head(head))
+        changed = result.state_changes.get(CONFIG_STATE_KEY)
         with self._lock:
             self.kv.write(batch, sync=True)
             self._head = head
+            self._advance_config(changed)
+
+    def _advance_config(self, changed: bytes | None) -> None:
+        """After a commit: the config as of the previous head signs the next block, and a
+        config this block wrote is in force from the next block on."""
+        self._signing_config = self._config
+        self._validators_hash = validator_set_of(self._signing_config).hash
+        if changed is None:
+            return
+        self._config = parse_chain_config(codec.decode(changed, CONFIG_BYTES_MAX))
+        self.authenticator.forget_certificates()
+        for listener in self.config_listeners:
+            listener(self._config)
 
     def _index_txs(self, batch: Batch, result: BlockResult) -> None:
         height = result.block.header.height
@@ -275,9 +319,7 @@ class Ledger:
         return _decode_head(raw)
 
     def _genesis_changes(self) -> dict[bytes, bytes | None]:
-        return {
-            keys.state_key(keys.CONFIG_CONTRACT, "config"): codec.encode(self.genesis.to_value())
-        }
+        return {CONFIG_STATE_KEY: codec.encode(self.genesis.to_value())}
 
     @functools.cached_property
     def _genesis_state_root(self) -> bytes:

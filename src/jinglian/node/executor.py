@@ -51,11 +51,17 @@ class ContractExecutor:
         gas_limit: int,
     ) -> Outcome:
         """Run the transaction's call; a failure is an outcome, not an exception."""
-        signer = signers[0]
-        sender = Sender(
-            org=signer.org, role=signer.role, cert_id=signer.cert_id, common_name=signer.common_name
+        endorsers = tuple(
+            Sender(org=s.org, role=s.role, cert_id=s.cert_id, common_name=s.common_name)
+            for s in signers
         )
-        ctx = CallContext(tx_id=tx.id, sender=sender, block_height=height, block_time_ms=time_ms)
+        ctx = CallContext(
+            tx_id=tx.id,
+            sender=endorsers[0],
+            block_height=height,
+            block_time_ms=time_ms,
+            endorsers=endorsers,
+        )
         body = tx.body
         try:
             result = self._runtime().invoke(

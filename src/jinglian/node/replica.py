@@ -43,6 +43,7 @@ from jinglian.consensus import SystemClock
 from jinglian.consensus.tbft.actions import ConflictingProposals, ReportMisbehaviour
 from jinglian.consensus.tbft.driver import TbftDriver
 from jinglian.consensus.wal import FileWAL
+from jinglian.crypto import Certificate
 from jinglian.ledger import PROPOSAL_GAS_BUDGET, BlockResult, apply_block, build_block
 from jinglian.network import PeerIdentity, load_member_cas, load_peer_tls
 from jinglian.network.messages import (
@@ -75,7 +76,7 @@ from jinglian.network.messages import (
     encode_vote_message,
 )
 from jinglian.network.peers import PeerNetwork, parse_peer_address
-from jinglian.types import Block, Commit, Tx, encode_header
+from jinglian.types import Block, ChainConfig, Commit, Tx, encode_header
 from jinglian.types.consensus import Proposal, Vote
 from jinglian.types.errors import DuplicateTransaction, InvalidBlock, InvalidInput, JinglianError
 from jinglian.types.validators import ValidatorSet, validate_commit, validator_set_of
@@ -152,10 +153,11 @@ class Replica:
             "blocks_synced": 0,
             "bodies_fetched": 0,
         }
-        members = load_member_cas(
-            "".join(org.ca_cert for org in self.ledger.config().orgs).encode()
+        self._member_cas = _member_cas(self.ledger.config())
+        tls = load_peer_tls(
+            config.root, member_cas=self._member_cas, is_revoked=self.ledger.is_revoked
         )
-        tls = load_peer_tls(config.root, member_cas=members, is_revoked=self.ledger.is_revoked)
+        self.ledger.config_listeners.append(self._config_changed)
         self.network = PeerNetwork(
             tls,
             (config.p2p_host, config.p2p_port),
@@ -220,9 +222,16 @@ class Replica:
         return self.ledger.head().height
 
     def validators(self, height: int) -> Mapping[bytes, int]:
-        """The validator set the chain config names for ``height`` (the head's config)."""
-        self._vset = validator_set_of(self.ledger.config())
+        """The validator set that signs block ``height`` (a change applies two blocks later)."""
+        self._vset = validator_set_of(self.ledger.config_for_block(height))
         return {vid: v.power for vid, v in self._vset.members.items()}
+
+    def _config_changed(self, config: ChainConfig) -> None:
+        """Peers are checked against the member CAs in force (removed organisations drop out)."""
+        fresh = _member_cas(config)
+        for org_id in [org for org in self._member_cas if org not in fresh]:
+            del self._member_cas[org_id]
+        self._member_cas.update(fresh)
 
     def verify_signature(self, validator: bytes, message: bytes, signature: bytes) -> bool:
         """Check a validator's signature on a consensus message."""
@@ -515,7 +524,7 @@ class Replica:
         block_hash = self._hash(encode_header(block.header))
         if commit.block_hash != block_hash or commit.height != block.header.height:
             raise InvalidBlock("commit certificate is for another block")
-        validate_commit(self.ledger.config(), commit)
+        validate_commit(self.ledger.config_for_block(commit.height), commit)
         return apply_block(self.ledger, block)
 
     # -- the replica thread ----------------------------------------------------------------------
@@ -577,3 +586,7 @@ _INGESTED = frozenset(
         MessageType.EVIDENCE,
     }
 )
+
+
+def _member_cas(config: ChainConfig) -> dict[str, Certificate]:
+    return load_member_cas("".join(org.ca_cert for org in config.orgs).encode())

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from jinglian.types import codec
-from jinglian.types.errors import ConfigError
+from jinglian.types.errors import ConfigError, InvalidInput
+from jinglian.types.policy import DEFAULT_POLICIES, RESOURCES, ROLES, Policy, parse_policy
 
 __all__ = [
     "CONFIG_VERSION",
@@ -33,8 +34,7 @@ __all__ = [
     "parse_chain_config",
 ]
 
-CONFIG_VERSION = 1
-ROLES = ("admin", "client", "consensus", "common")
+CONFIG_VERSION = 2
 ORGS_MAX = 256
 VALIDATORS_MAX = 128
 _ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -90,18 +90,10 @@ class ChainParams:
     """Gas available to one query."""
     contract_bytes_max: int = 256 * 1024
     """Largest contract source."""
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Which certificate roles may do what (governance refines this later)."""
-
-    tx_roles: tuple[str, ...] = ("admin", "client")
-    """Roles that may submit transactions."""
-    query_roles: tuple[str, ...] = ROLES
-    """Roles that may query."""
-    deploy_roles: tuple[str, ...] = ("admin",)
-    """Roles that may deploy or upgrade contracts."""
+    proposal_blocks_default: int = 100_000
+    """Blocks a governance proposal stays open when its proposer names no expiry."""
+    proposal_blocks_max: int = 1_000_000
+    """Longest a governance proposal may stay open, in blocks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +128,8 @@ class ChainConfig:
     """Consensus algorithm and timing."""
     params: ChainParams = field(default_factory=ChainParams)
     """Limits."""
-    policy: Policy = field(default_factory=Policy)
-    """Role policy."""
+    policies: tuple[tuple[str, Policy], ...] = tuple(sorted(DEFAULT_POLICIES.items()))
+    """Permission policy of each chain-wide resource, sorted by resource name."""
     version: int = CONFIG_VERSION
     """Format version."""
 
@@ -152,8 +144,19 @@ class ChainConfig:
             "validators": [_record(v) for v in self.validators],
             "consensus": _record(self.consensus),
             "params": _record(self.params),
-            "policy": {k: list(v) for k, v in _record(self.policy).items()},
+            "policies": {name: p.to_value() for name, p in self.policies},  # type: ignore[misc]
         }
+
+    def policy(self, resource: str) -> Policy:
+        """The policy in force for a chain-wide resource (its default if the config names none)."""
+        for name, found in self.policies:
+            if name == resource:
+                return found
+        return DEFAULT_POLICIES[resource]
+
+    def member_ids(self) -> tuple[str, ...]:
+        """Ids of the member organisations, in config order."""
+        return tuple(o.id for o in self.orgs)
 
     def org(self, org_id: str) -> Org | None:
         """The organisation with this id, if it is a member."""
@@ -183,12 +186,15 @@ def parse_chain_config(value: object) -> ChainConfig:
             "validators",
             "consensus",
             "params",
-            "policy",
+            "policies",
         },
         "chain config",
     )
     if value["version"] != CONFIG_VERSION:
-        raise ConfigError(f"chain config version {value['version']!r} is not supported")
+        raise ConfigError(
+            f"chain config version {value['version']!r} is not supported (this release reads "
+            f"version {CONFIG_VERSION}); create the network again with 'jinglian init'"
+        )
     config = ChainConfig(
         chain_id=_str(value, "chain_id"),
         crypto=_str(value, "crypto"),
@@ -200,7 +206,7 @@ def parse_chain_config(value: object) -> ChainConfig:
         ),
         consensus=_build(ConsensusParams, value["consensus"], "consensus"),
         params=_build(ChainParams, value["params"], "params"),
-        policy=_build_policy(value["policy"]),
+        policies=_build_policies(value["policies"]),
     )
     _check_config(config)
     return config
@@ -220,6 +226,11 @@ def _check_config(config: ChainConfig) -> None:
     org_ids = [o.id for o in config.orgs]
     if len(set(org_ids)) != len(org_ids):
         raise ConfigError("organisation ids must be unique")
+    names = [v.name for v in config.validators]
+    if len(set(names)) != len(names):
+        raise ConfigError("validator names must be unique")
+    if len({v.cert for v in config.validators}) != len(names):
+        raise ConfigError("each validator needs its own certificate")
     for org_id in org_ids:
         if not _ID_RE.match(org_id):
             raise ConfigError(f"organisation id {org_id!r} must match {_ID_RE.pattern}")
@@ -254,15 +265,18 @@ def _build(cls: Any, value: object, label: str) -> Any:
         raise ConfigError(f"{label} is missing fields: {exc}") from exc
 
 
-def _build_policy(value: object) -> Policy:
+def _build_policies(value: object) -> tuple[tuple[str, Policy], ...]:
     if not isinstance(value, dict):
-        raise ConfigError("policy must be an object")
-    cleaned = {}
-    for name, roles in value.items():
-        if not isinstance(roles, list) or any(r not in ROLES for r in roles):
-            raise ConfigError(f"policy {name!r} must be a list of roles from {list(ROLES)}")
-        cleaned[name] = tuple(roles)
-    return _build(Policy, cleaned, "policy")  # type: ignore[no-any-return]
+        raise ConfigError("policies must be an object of resource name to policy")
+    built = []
+    for name, policy in value.items():
+        if name not in RESOURCES:
+            raise ConfigError(f"policies: unknown resource {name!r}; known: {', '.join(RESOURCES)}")
+        try:
+            built.append((name, parse_policy(policy)))
+        except InvalidInput as exc:
+            raise ConfigError(f"policies: {name}: {exc.message}") from None
+    return tuple(sorted(built))
 
 
 def _require(value: dict[str, Any], names: set[str], label: str) -> None:

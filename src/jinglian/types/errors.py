@@ -20,7 +20,8 @@ HTTP status the API maps it to::
     ├── PermissionDenied             identity known but not allowed
     │   ├── UnknownIdentity          certificate does not chain to a member CA
     │   ├── CertificateExpired
-    │   └── CertificateRevoked
+    │   ├── CertificateRevoked
+    │   └── PolicyNotSatisfied       too few organisations approved (governance)
     ├── NotFound
     │   ├── UnknownContract
     │   └── UnknownMethod
@@ -28,7 +29,10 @@ HTTP status the API maps it to::
     │   ├── ContractFailed           the contract raised or called ctx.fail
     │   ├── OutOfGas
     │   ├── ReadOnlyViolation        a query tried to write
-    │   └── SandboxViolation         code refused at deploy or at run time
+    │   ├── SandboxViolation         code refused at deploy or at run time
+    │   ├── ContractFrozen           the contract is frozen or revoked
+    │   ├── ProposalClosed           a proposal is expired, executed or rejected
+    │   └── UnsafeChange             a config change would break the chain
     ├── Busy                         a bounded queue is full; retry later
     ├── Timeout                      waited for something that did not happen
     ├── ConfigError                  a configuration or genesis file is wrong
@@ -46,6 +50,7 @@ __all__ = [
     "ConfigError",
     "ContractError",
     "ContractFailed",
+    "ContractFrozen",
     "CryptoError",
     "DecodeError",
     "DigestMismatch",
@@ -59,6 +64,8 @@ __all__ = [
     "NotFound",
     "OutOfGas",
     "PermissionDenied",
+    "PolicyNotSatisfied",
+    "ProposalClosed",
     "ReadOnlyViolation",
     "SandboxViolation",
     "Timeout",
@@ -67,6 +74,7 @@ __all__ = [
     "UnknownContract",
     "UnknownIdentity",
     "UnknownMethod",
+    "UnsafeChange",
     "WrongChain",
     "error_from_code",
 ]
@@ -150,6 +158,10 @@ class CertificateRevoked(PermissionDenied):
     code = "certificate_revoked"
 
 
+class PolicyNotSatisfied(PermissionDenied):
+    code = "policy_not_satisfied"
+
+
 class NotFound(JinglianError):
     code = "not_found"
     http_status = 404
@@ -182,6 +194,18 @@ class ReadOnlyViolation(ContractError):
 
 class SandboxViolation(ContractError):
     code = "sandbox_violation"
+
+
+class ContractFrozen(ContractError):
+    code = "contract_frozen"
+
+
+class ProposalClosed(ContractError):
+    code = "proposal_closed"
+
+
+class UnsafeChange(ContractError):
+    code = "unsafe_change"
 
 
 class Busy(JinglianError):

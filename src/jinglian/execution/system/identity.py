@@ -8,10 +8,12 @@ State, in the ``identity`` namespace:
 
 Methods:
 
-- ``revoke(cert_id, reason="", cert=None)`` -- an admin revokes a certificate
-  of its own organisation. The certificate is found among the registered ones,
-  or given in full as ``cert`` (DER bytes) when it never transacted. From the
-  next block on, the mempool and every block refuse its signatures.
+- ``revoke(cert_id, reason="", cert=None)`` -- governed (resource
+  ``cert.revoke``, by default ``SELF``: an admin of the certificate's own
+  organisation, or whatever the policy in force asks). The certificate is
+  found among the registered ones, or given in full as ``cert`` (DER bytes)
+  when it never transacted. From the next block on, the mempool, every block
+  and the peer network refuse it.
 - ``get(cert_id)`` -- query: organisation, role and name of a registered certificate.
 - ``revoked(cert_id)`` -- query: the revocation record, or ``None``.
 """
@@ -22,8 +24,9 @@ from jinglian.crypto import Certificate, load_certificate
 from jinglian.execution._context import Context
 from jinglian.execution.native import NativeContract
 from jinglian.execution.sdk import invoke, query
+from jinglian.execution.system._govern import authorize, record_action
 from jinglian.types.codec import Value
-from jinglian.types.errors import CryptoError, InvalidInput, NotFound, PermissionDenied
+from jinglian.types.errors import CryptoError, InvalidInput, NotFound
 
 __all__ = [
     "CERT_PREFIX",
@@ -62,24 +65,23 @@ def _find_certificate(ctx: Context, cert_id: str, cert: object) -> Certificate:
 
 @invoke
 def revoke(ctx: Context, cert_id: object, reason: object = "", cert: object = None) -> Value:
-    """Revoke a certificate of the sender's own organisation (admins only)."""
+    """Revoke a certificate, as the ``cert.revoke`` policy allows (by default its own org's admin)."""
     cert_id = _cert_id(cert_id)
     if type(reason) is not str or len(reason) > REASON_CHARS_MAX:
         raise InvalidInput(f"reason must be text of at most {REASON_CHARS_MAX} characters")
-    if ctx.caller is not None:
-        raise PermissionDenied("certificates are revoked by transactions, not by other contracts")
-    if ctx.sender.role != "admin":
-        raise PermissionDenied("only an admin may revoke certificates")
     target = _find_certificate(ctx, cert_id, cert)
-    if target.org_id != ctx.sender.org:
-        raise PermissionDenied(
-            f"an admin of {ctx.sender.org!r} may not revoke a certificate of {target.org_id!r}"
-        )
+    approvals = authorize(ctx, "cert.revoke", target.org_id)
     if ctx.state.has(REVOKED_PREFIX + cert_id):
         raise InvalidInput(f"certificate {cert_id} is already revoked")
     record: dict[str, Value] = {"height": ctx.block_height, "by": ctx.sender.id, "reason": reason}
     ctx.state.set(REVOKED_PREFIX + cert_id, record)
     ctx.emit("revoked", {"cert_id": cert_id, "org": target.org_id, "reason": reason})
+    record_action(
+        ctx,
+        "cert.revoke",
+        {"cert_id": cert_id, "org": target.org_id, "reason": reason},
+        approvals,
+    )
     return record
 
 
