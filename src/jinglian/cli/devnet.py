@@ -188,6 +188,7 @@ def create_network(
     The consensus is ``solo`` for one node, else ``tbft``, which needs at least
     ``TBFT_VALIDATORS_MIN`` (4) validators to tolerate a faulty one: 2 or 3 nodes
     are refused rather than silently made 4. Ports default to ``jinglian init``'s.
+    ``network.json`` says ``"devnet": true``, which ``jinglian init`` networks do not.
     """
     from jinglian.node import init
 
@@ -204,7 +205,19 @@ def create_network(
         api_port=init.API_PORT_BASE if api_port is None else api_port,
         p2p_port=init.P2P_PORT_BASE if p2p_port is None else p2p_port,
     )
+    _mark_devnet(net_dir)
     return load_network(net_dir)
+
+
+def _mark_devnet(net_dir: Path) -> None:
+    """Add ``"devnet": true`` to ``network.json``: governed CLI commands may then gather
+    the approvals they need from this directory's admin identities (ADR 0013)."""
+    path = net_dir / NETWORK_FILE
+    manifest = json.loads(path.read_text())
+    manifest["devnet"] = True
+    temp = path.with_name(f".{NETWORK_FILE}.tmp")
+    temp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(temp, path)
 
 
 def open_network(

@@ -44,7 +44,14 @@ from jinglian.cli.devnet import (
     is_network_dir,
     open_network,
 )
-from jinglian.client import Client, Network, NodeEntry, find_network_dir
+from jinglian.client import (
+    Client,
+    Network,
+    NodeEntry,
+    find_network_dir,
+    load_network,
+    local_approvers,
+)
 from jinglian.types.errors import JinglianError, NotFound
 
 # TxRates is re-exported: it lived here before ``jinglian.cli.devnet`` existed.
@@ -216,12 +223,22 @@ def _deploy_apps(net_dir: Path) -> None:
             return
         except NotFound:
             pass
+    network = load_network(net_dir)
     with Client.from_network(net_dir) as admin:
-        deploy_evidence_contract(admin)
+        assert admin.identity is not None
+        org = admin.identity.cert.org_id
+        approvers = local_approvers(network, first_org=org) if network.devnet else []
+        outcome = deploy_evidence_contract(admin, approvers=approvers)
     click.echo(
         f"  deployed the evidence contract as {CONTRACT_NAME!r} (try `jinglian evidence put FILE`)",
         err=True,
     )
+    if outcome.added:
+        click.echo(
+            f"  approved by {', '.join(outcome.approving)}: devnet auto-approval with the local "
+            "admin identities",
+            err=True,
+        )
 
 
 def _echo_answering(entry: NodeEntry) -> None:

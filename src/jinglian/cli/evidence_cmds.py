@@ -27,7 +27,14 @@ from jinglian.apps.evidence import (
     verify_receipt,
 )
 from jinglian.cli._base import Target, emit, json_option, parse_args_json, target_options
-from jinglian.client import Client, Identity, find_network_dir, load_genesis, load_network
+from jinglian.client import (
+    Client,
+    Identity,
+    find_network_dir,
+    load_genesis,
+    load_network,
+    local_approvers,
+)
 from jinglian.types.errors import ConfigError, InvalidInput, JinglianError, UnknownContract
 from jinglian.types.jsonval import to_json
 
@@ -411,14 +418,31 @@ def evidence_receipt(
 def evidence_deploy(contract_name: str, as_json: bool, **target: Any) -> None:
     """Deploy the evidence contract (as an admin identity; once per chain).
 
+    Deploying is governed (policy contract.deploy): on a devnet the local
+    admins endorse as the policy needs; elsewhere gather approvals with
+    `jinglian proposal create contract.deploy` or `jinglian tx create`.
+
     \b
     Example:
       jinglian evidence deploy --identity org1/admin
     """
-    with Target(**target).client(sign=True) as client:
-        deploy_evidence_contract(client, contract_name)
+    chosen = Target(**target)
+    network = chosen.network()
+    with chosen.client(sign=True) as client:
+        assert client.identity is not None
+        org = client.identity.cert.org_id
+        devnet = network is not None and network.devnet
+        approvers = (
+            local_approvers(network, first_org=org) if network is not None and devnet else []
+        )
+        outcome = deploy_evidence_contract(client, contract_name, approvers=approvers)
+    approved = list(outcome.approving)
     emit(
         as_json,
-        {"deployed": contract_name},
-        lambda: [f"evidence contract deployed as {contract_name!r}"],
+        {"deployed": contract_name, "approved_by": approved, "auto_approved": list(outcome.added)},
+        lambda: [
+            f"evidence contract deployed as {contract_name!r}"
+            + (f", approved by {', '.join(approved)}" if approved else "")
+            + (" (devnet auto-approval)" if outcome.added else "")
+        ],
     )

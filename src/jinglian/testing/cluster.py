@@ -45,7 +45,14 @@ from typing import Any
 
 import httpx
 
-from jinglian.client import Client, Identity, load_genesis
+from jinglian.client import (
+    Client,
+    Identity,
+    invoke_governed,
+    load_genesis,
+    load_network,
+    local_approvers,
+)
 from jinglian.consensus.tbft import compute_proposer
 from jinglian.node.config import load_node_config
 from jinglian.node.init import create_network
@@ -355,13 +362,23 @@ class Cluster:
         return Client(node.api_url, Identity.from_network(self.net_dir, identity), genesis)
 
     def deploy(self, contract: str, source: str, timeout_s: float = CHAIN_CHECK_TIMEOUT_S) -> int:
-        """Deploy ``source`` as ``contract`` (as org1's admin); the height it committed at."""
+        """Deploy ``source`` as ``contract``; the height it committed at.
+
+        org1's admin signs and the other organisations' admins endorse as the
+        ``contract.deploy`` policy needs (the cluster holds every key).
+        """
+        approvers = local_approvers(load_network(self.net_dir), first_org="org1")
         with self.client() as client:
-            result = client.invoke(
-                "contracts", "deploy", {"name": contract, "source": source}, timeout=timeout_s
+            outcome = invoke_governed(
+                client,
+                "contracts",
+                "deploy",
+                {"name": contract, "source": source},
+                approvers=approvers,
+                timeout=timeout_s,
             )
-        assert result.height is not None
-        return result.height
+        assert outcome.result.height is not None
+        return outcome.result.height
 
     def load(self, **options: Any) -> LoadDriver:
         """A (not yet started) load driver over this cluster, signing as org1's client."""

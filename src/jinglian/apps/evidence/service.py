@@ -25,7 +25,7 @@ from jinglian.apps.evidence.receipt import (
     digest_sign_bytes,
     verify_receipt,
 )
-from jinglian.client import Client, Identity
+from jinglian.client import Client, GovernedResult, Identity, invoke_governed
 from jinglian.types import ChainConfig, codec
 from jinglian.types.errors import DecodeError, InvalidInput, InvalidReceipt, TooLarge
 
@@ -83,10 +83,19 @@ class Deposited:
     receipt: dict[str, Any]
 
 
-def deploy_evidence_contract(client: Client, name: str = CONTRACT_NAME) -> None:
-    """Deploy the evidence contract as ``name`` (the client's identity must be an admin)."""
+def deploy_evidence_contract(
+    client: Client, name: str = CONTRACT_NAME, *, approvers: Sequence[Identity] = ()
+) -> GovernedResult:
+    """Deploy the evidence contract as ``name`` (a governed action: policy ``contract.deploy``).
+
+    The client's identity (an admin) signs; ``approvers`` (say a devnet's
+    local admins, ``jinglian.client.local_approvers(network)``) endorse as the
+    policy needs. Too few organisations raise ``PolicyNotSatisfied``.
+    """
     source = CONTRACT_SOURCE_PATH.read_text()
-    client.invoke("contracts", "deploy", {"name": name, "source": source})
+    return invoke_governed(
+        client, "contracts", "deploy", {"name": name, "source": source}, approvers=approvers
+    )
 
 
 def hash_file(
