@@ -21,6 +21,7 @@ import json
 import shlex
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -178,30 +179,49 @@ def _policy_json(check: PolicyCheck | None, approvals: list[tuple[str, str]]) ->
 
 
 def _policy_line(check: PolicyCheck, approvals: list[tuple[str, str]]) -> str:
-    verdict = "ready to submit" if check.is_met(approvals) else "not yet met"
-    return f"{check.resource} ({check.policy.describe()}): {check.explain(approvals)}; {verdict}"
+    if check.is_met(approvals):
+        return (
+            f"{check.resource} ({check.policy.describe()}): {check.explain(approvals)}; "
+            "ready to submit"
+        )
+    missing = check.missing(approvals)
+    more = "" if missing is None else f"; {_plural(missing, 'more organisation')} must sign"
+    return f"{check.resource}: {check.explain(approvals)}{more}"
 
 
 # -- tx create / sign / show / submit ------------------------------------------------------------
 
 
-def _lookup_policy(target: Target, tx_: Tx) -> tuple[PolicyCheck | None, str | None]:
-    """The policy of the transaction's call, or None and why it was not checked."""
+@dataclass(frozen=True, slots=True)
+class _NodeView:
+    """What a node says about a payload file's transaction, if one answered."""
+
+    check: PolicyCheck | None = None
+    """The policy of its call (None: no policy beyond any member, or not checked)."""
+    note: str | None = None
+    """Why nothing was checked."""
+    committed: TxResult | None = None
+    """The transaction, if it is already on chain."""
+
+
+def _ask_node(target: Target, tx_: Tx) -> _NodeView:
+    """The policy of the transaction's call and whether it is on chain; best effort."""
     body = tx_.body
     try:
         with target.client() as client:
-            return get_policy_check(client, body.contract, body.method, body.args), None
+            check = get_policy_check(client, body.contract, body.method, body.args)
+            committed = client.find_tx(tx_.id.hex())
     except httpx.TransportError:
-        return None, "not checked: no node answered (the policy is checked on submit)"
+        return _NodeView(note="not checked: no node answered (the policy is checked on submit)")
     except ConfigError as exc:
-        return None, f"not checked: {exc.message}"
+        return _NodeView(note=f"not checked: {exc.message}")
+    return _NodeView(check=check, committed=committed)
 
 
-def _file_view(
-    path: Path, loaded: PayloadFile, check: PolicyCheck | None, note: str | None
-) -> dict[str, Any]:
+def _file_view(path: Path, loaded: PayloadFile, node: _NodeView) -> dict[str, Any]:
     body = loaded.tx.body
     approvals = approvals_of(loaded.tx)
+    committed = node.committed
     return {
         "file": str(path),
         "tx_id": loaded.tx.id.hex(),
@@ -219,12 +239,16 @@ def _file_view(
             {"org": e.org, "role": e.role, "common_name": e.common_name, "cert_id": e.cert_id.hex()}
             for e in loaded.endorsers
         ],
-        "policy": _policy_json(check, approvals),
-        "policy_note": note,
+        "policy": _policy_json(node.check, approvals),
+        "policy_note": node.note,
+        "committed": None
+        if committed is None
+        else {"height": committed.height, "status": committed.status, "error": committed.error},
     }
 
 
 def _file_lines(view: dict[str, Any], check: PolicyCheck | None, tx_: Tx) -> list[str]:
+    committed = view["committed"]
     expiry = _time(view["expires_ms"]) + (" (EXPIRED)" if view["expired"] else "")
     lines = [
         f"file       {view['file']}",
@@ -237,7 +261,9 @@ def _file_lines(view: dict[str, Any], check: PolicyCheck | None, tx_: Tx) -> lis
     for index, e in enumerate(view["endorsements"], 1):
         label = "signed by" if index == 1 else ""
         lines.append(f"{label:<10} {index}. {e['org']}/{e['role']} ({e['common_name']})")
-    if check is not None:
+    if committed is not None:
+        lines.append(f"committed  block {committed['height']}, status {committed['status']}")
+    elif check is not None:
         lines.append(f"policy     {_policy_line(check, approvals_of(tx_))}")
     elif view["policy_note"]:
         lines.append(f"policy     {view['policy_note']}")
@@ -247,9 +273,9 @@ def _file_lines(view: dict[str, Any], check: PolicyCheck | None, tx_: Tx) -> lis
 
 
 def _show_file(path: Path, loaded: PayloadFile, target: Target, as_json: bool) -> None:
-    check, note = _lookup_policy(target, loaded.tx)
-    view = _file_view(path, loaded, check, note)
-    emit(as_json, view, lambda: _file_lines(view, check, loaded.tx))
+    node = _ask_node(target, loaded.tx)
+    view = _file_view(path, loaded, node)
+    emit(as_json, view, lambda: _file_lines(view, node.check, loaded.tx))
 
 
 def _chain_id(target: Target) -> str | None:
@@ -885,7 +911,11 @@ def config_show(
             records = client.query(
                 GOVERNANCE, "history", {"limit": limit}, height=document.height, verify=verify
             )
-        proven = _proven(client, document.record) if verify else None
+        proven = None
+        if verify:
+            proven = [_proven(client, "config", document.record)]
+            if records is not None:
+                proven.append(_proven(client, "history", records.record))
     data: dict[str, Any] = {
         "height": document.height,
         "config": to_json(document.value),
@@ -896,17 +926,19 @@ def config_show(
     emit(as_json, data, lambda: _config_lines(data, proven, records is not None))
 
 
-def _proven(client: Client, record: Mapping[str, Any]) -> str:
+def _proven(client: Client, what: str, record: Mapping[str, Any]) -> str:
     assert client.genesis is not None
     checked = verify_query_record(record, client.genesis)
-    return f"proven   {len(checked.reads)} state reads; " + _block_lines(checked.block)
+    reads = _plural(len(checked.reads), "state read")
+    return f"proven   {what}: {reads}; " + _block_lines(checked.block)
 
 
-def _config_lines(data: dict[str, Any], proven: str | None, with_history: bool) -> list[str]:
+def _config_lines(
+    data: dict[str, Any], proven: Sequence[str] | None, with_history: bool
+) -> list[str]:
     config_doc = data["config"]
     lines = [f"config in force after block {data['height']} (chain {config_doc.get('chain_id')})"]
-    if proven is not None:
-        lines.append(proven)
+    lines += proven or []
     lines.append("organisations")
     lines += [f"  {o['id']:<12} {o['name']}" for o in config_doc["orgs"]]
     lines.append("validators")

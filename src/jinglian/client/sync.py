@@ -174,6 +174,10 @@ class Client:
         """Poll until the transaction commits; raises ``Timeout``."""
         return self._run(self._ops.wait_tx(tx_id, timeout))
 
+    def find_tx(self, tx_id: str) -> TxResult | None:
+        """The committed transaction, or None if the node does not know it (yet)."""
+        return self._run(self._ops.find_tx(tx_id))
+
     def get_tx(self, tx_id: str, *, verify: bool = False) -> TxResult:
         """A committed transaction; ``verify`` proves it against genesis."""
         return self._run(self._ops.get_tx(tx_id, verify))
