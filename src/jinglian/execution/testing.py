@@ -21,8 +21,10 @@ import hashlib
 from jinglian.execution._model import CallContext, CallResult, Sender
 from jinglian.execution.memory import MemoryState
 from jinglian.execution.runtime import Runtime
+from jinglian.execution.system.chain_config import CHAIN_CONFIG
+from jinglian.execution.system.identity import IDENTITY
 from jinglian.types.codec import Value, encode
-from jinglian.types.config import ChainConfig, Org, ValidatorInfo
+from jinglian.types.config import ChainConfig, ConsensusParams, Org, ValidatorInfo
 
 __all__ = ["ADMIN", "CLIENT", "GAS_LIMIT_DEFAULT", "ContractHarness", "harness_config", "sha256"]
 
@@ -38,15 +40,20 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def harness_config(org_ids: tuple[str, ...] = ("org1",)) -> ChainConfig:
+def harness_config(org_ids: tuple[str, ...] = ("org1",), validators: int = 1) -> ChainConfig:
     """A chain config for in-memory tests: these organisations (no CA certificates), default
-    policies. Enough for policies and governance; certificates are not checked here."""
+    policies, ``validators`` nodes of the first organisation (``tbft`` if more than one).
+    Enough for policies and governance; certificates are placeholders, not checked here."""
     return ChainConfig(
         chain_id="harness",
         crypto="default",
         genesis_time_ms=1_700_000_000_000,
         orgs=tuple(Org(org_id, org_id, "") for org_id in org_ids),
-        validators=(ValidatorInfo("node1", org_ids[0], ""),),
+        validators=tuple(
+            ValidatorInfo(f"node{n}", org_ids[0], f"certificate of node{n}")
+            for n in range(1, validators + 1)
+        ),
+        consensus=ConsensusParams(type="solo" if validators == 1 else "tbft"),
     )
 
 
@@ -60,7 +67,7 @@ class ContractHarness:
         """World state."""
         document = (config or harness_config()).to_value()
         self.state.apply({b"chain_config\x00config": encode(document)})
-        self.runtime = Runtime(hash_fn=sha256)
+        self.runtime = Runtime(hash_fn=sha256, natives=[CHAIN_CONFIG, IDENTITY])
         """The runtime every call goes through."""
         self.gas_limit = gas_limit
         """Gas each call may use."""
