@@ -40,6 +40,7 @@ __all__ = [
     "NodeProcess",
     "NodeProcessError",
     "detached_devnet",
+    "devnet_pids",
     "find_free_port",
     "find_free_ports",
     "make_solo_network",
@@ -286,3 +287,10 @@ def detached_devnet(
         if not keep:
             down = [*JINGLIAN_CLI, "devnet", "down", "--dir", str(net_dir)]
             subprocess.run(down, capture_output=True, timeout=DEVNET_TIMEOUT_S, check=False)
+
+
+def devnet_pids(net_dir: Path) -> dict[str, int]:
+    """Node name -> process id of the devnet nodes running in ``net_dir`` (none if no devnet)."""
+    from jinglian.cli.devnet import Devnet  # the CLI imports benchmarks that import this module
+
+    return Devnet.load(net_dir).get_running_pids()

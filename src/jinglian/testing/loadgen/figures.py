@@ -10,10 +10,11 @@ from typing import Any
 
 from jinglian.testing.loadgen.records import BlockSeen, LoadResult
 
-__all__ = ["summarize"]
+__all__ = ["percentile", "summarize"]
 
 
-def _percentile(ordered: Sequence[float], q: float) -> float:
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 < q <= 1) of sorted ``ordered``; NaN if it is empty."""
     if not ordered:
         return math.nan
     index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
@@ -104,5 +105,5 @@ def _latency_figures(
     for label, values in (("latency_ms", notified), ("commit_latency_ms", committed_at)):
         values.sort()
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)):
-            summary[f"{label}_{name}"] = round(_percentile(values, q), 1)
+            summary[f"{label}_{name}"] = round(percentile(values, q), 1)
     return summary

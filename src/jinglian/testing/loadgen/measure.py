@@ -23,13 +23,21 @@ from jinglian.testing.loadgen.records import BlockSeen, LoadResult
 from jinglian.testing.loadgen.stages import _start_py_spy, _stop_py_spy
 from jinglian.testing.loadgen.submit import API, _send_all, _skip_sniffio_probe
 
-__all__ = ["NO_CONTRACT", "machine_busy_s", "process_cpu_s", "run_load"]
+__all__ = [
+    "NO_CONTRACT",
+    "get_head",
+    "machine_busy_s",
+    "process_cpu_s",
+    "read_blocks",
+    "run_load",
+    "watch_blocks",
+]
 
 NO_CONTRACT = "loadgen.none"
 """A contract filter no event matches: the stream then carries blocks only."""
 
 
-async def _watch_blocks(
+async def watch_blocks(
     client: httpx.AsyncClient,
     url: str,
     seen: dict[int, tuple[float, int, int]],
@@ -53,7 +61,8 @@ async def _watch_blocks(
                 )
 
 
-async def _head_height(client: httpx.AsyncClient, url: str) -> tuple[int, int]:
+async def get_head(client: httpx.AsyncClient, url: str) -> tuple[int, int]:
+    """The node's height and the transactions waiting in its pool (``/health``)."""
     health = (await client.get(url + API + "/health")).json()
     return int(health["height"]), int(health["mempool_txs"])
 
@@ -98,12 +107,12 @@ async def run_load(
     """
     _skip_sniffio_probe()
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
-        start_height, _ = await _head_height(client, url)
+        start_height, _ = await get_head(client, url)
         chain = (await client.get(url + API + "/chain")).json()
         interval_ms = int(chain["config"]["params"]["block_interval_ms"])
         seen: dict[int, tuple[float, int, int]] = {}
         ready = asyncio.Event()
-        watcher = asyncio.create_task(_watch_blocks(client, url, seen, ready))
+        watcher = asyncio.create_task(watch_blocks(client, url, seen, ready))
         await asyncio.wait_for(ready.wait(), 10)
         result = LoadResult(url, client_kind, len(txs), concurrency, rate, time.time(), 0.0)
         result.batch = batch
@@ -127,7 +136,7 @@ async def run_load(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await watcher
-        result.blocks += await _read_blocks(client, url, start_height, seen)
+        result.blocks += await read_blocks(client, url, start_height, seen)
     return result
 
 
@@ -135,14 +144,14 @@ async def _wait_until_drained(client: httpx.AsyncClient, url: str, timeout_s: fl
     """Wait (at most ``timeout_s``) until the node's pool is empty, then for the last block's message."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _, pool = await _head_height(client, url)
+        _, pool = await get_head(client, url)
         if pool == 0:
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.5)  # the last block's stream message
 
 
-async def _read_blocks(
+async def read_blocks(
     client: httpx.AsyncClient,
     url: str,
     start_height: int,
@@ -150,7 +159,7 @@ async def _read_blocks(
 ) -> list[BlockSeen]:
     """Every block after ``start_height`` up to the head, with its stream arrival time from ``seen``."""
     blocks = []
-    head, _ = await _head_height(client, url)
+    head, _ = await get_head(client, url)
     for height in range(start_height + 1, head + 1):
         block = (await client.get(f"{url}{API}/blocks/{height}")).json()
         arrived, _, _ = seen.get(height, (math.nan, 0, 0))
@@ -161,6 +170,9 @@ async def _read_blocks(
                 time_ms=int(block["header"]["time_ms"]),
                 seen_s=arrived,
                 tx_ids=tuple(bytes.fromhex(t) for t in block["tx_ids"]),
+                failed=tuple(
+                    bytes.fromhex(r["tx_id"]) for r in block["receipts"] if r["status"] != "ok"
+                ),
             )
         )
     return blocks

@@ -18,6 +18,8 @@ class BlockSeen:
     seen_s: float
     """``time.time()`` when the stream delivered the block."""
     tx_ids: tuple[bytes, ...] = ()
+    failed: tuple[bytes, ...] = ()
+    """Ids of the block's transactions whose receipt is not ``ok`` (the call failed)."""
 
 
 @dataclass

@@ -25,7 +25,7 @@ from jinglian.client.identity import Identity
 from jinglian.testing.loadgen.records import LoadResult
 from jinglian.testing.loadgen.signing import kv_set_args
 
-__all__ = ["API", "BUSY_RETRY_S", "CLIENTS", "register_certificate"]
+__all__ = ["API", "BUSY_RETRY_S", "CLIENTS", "RawConnection", "error_code", "register_certificate"]
 
 BUSY_RETRY_S = 0.02
 """Pause before resending a transaction the node refused with ``503 busy``."""
@@ -44,7 +44,7 @@ def _skip_sniffio_probe() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
-class _RawConnection:
+class RawConnection:
     """A minimal HTTP/1.1 keep-alive client for one route (``--client raw``).
 
     It writes a fixed request head and reads the status line, the headers and a
@@ -63,6 +63,15 @@ class _RawConnection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
+        """Send one request; its status and body. ``OSError`` (the connection is then closed,
+        the next ``post`` opens a new one) if the server closed it or answered garbage."""
+        try:
+            return await self._exchange(body)
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as exc:
+            await self.close()
+            raise ConnectionError(f"{self._host}:{self._port}: {exc!r}") from exc
+
+    async def _exchange(self, body: bytes) -> tuple[int, bytes]:
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         reader, writer = self._reader, self._writer
@@ -83,6 +92,7 @@ class _RawConnection:
             self._writer.close()
             with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
+        self._reader = self._writer = None
 
 
 class _HttpxConnection:
@@ -108,9 +118,9 @@ class _HttpxConnection:
         await self._client.aclose()
 
 
-CLIENTS: dict[str, type[_RawConnection] | type[_HttpxConnection]] = {
+CLIENTS: dict[str, type[RawConnection] | type[_HttpxConnection]] = {
     "httpx": _HttpxConnection,
-    "raw": _RawConnection,
+    "raw": RawConnection,
 }
 """HTTP clients the generator can send with."""
 
@@ -156,7 +166,7 @@ async def _send_all(
 
 
 async def _post(
-    connection: _RawConnection | _HttpxConnection,
+    connection: RawConnection | _HttpxConnection,
     txs: list[tuple[bytes, bytes]],
     batch: bool,
     result: LoadResult,
@@ -187,14 +197,14 @@ async def _post(
                 result.sent_s.pop(tx[0], None)
         return retry
     if status != 202 or batch:
-        code = _error_code(status, content)
+        code = error_code(status, content)
         result.rejected[code] = result.rejected.get(code, 0) + len(txs)
         for tx_id, _ in txs:
             result.sent_s.pop(tx_id, None)
     return []
 
 
-def _error_code(status: int, content: bytes) -> str:
+def error_code(status: int, content: bytes) -> str:
     with contextlib.suppress(ValueError, KeyError, TypeError):
         return f"{status} {json.loads(content)['error']['code']}"
     return str(status)
