@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jinglian.cli._base import JinglianGroup
+from jinglian.cli.bench_cmds import bench
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.devnet_cmds import devnet
 from jinglian.cli.evidence_cmds import evidence
@@ -46,6 +47,7 @@ for command in (
     config,
     chain,
     evidence,
+    bench,
 ):
     cli.add_command(command)
 
