@@ -403,7 +403,9 @@ def tx_submit(file: Path, wait: bool, timeout: float, as_json: bool, **target_op
     Example:
       jinglian tx submit deploy.json
     """
-    with Target(**target_opts).client() as client:
+    target = Target(**target_opts)
+    load_payload_file(file, chain_id=_chain_id(target))
+    with target.client() as client:
         try:
             result = client.submit_file(file, wait=wait, timeout=timeout)
         except PolicyNotSatisfied as exc:
@@ -908,9 +910,10 @@ def config_show(
         document = client.query(CHAIN_CONFIG, "get", {}, height=height, verify=verify)
         records = None
         if history:
-            records = client.query(
-                GOVERNANCE, "history", {"limit": limit}, height=document.height, verify=verify
-            )
+            # The node lists state by prefix at the head only: read the newest records there
+            # and keep those of blocks up to the height asked for.
+            wanted = limit if height is None else LIST_LIMIT_MAX
+            records = client.query(GOVERNANCE, "history", {"limit": wanted}, verify=verify)
         proven = None
         if verify:
             proven = [_proven(client, "config", document.record)]
@@ -922,7 +925,8 @@ def config_show(
         "verified": verify,
     }
     if records is not None:
-        data["history"] = to_json(records.value)
+        kept = [r for r in records.value if r["height"] <= document.height]
+        data["history"] = to_json(kept[:limit])
     emit(as_json, data, lambda: _config_lines(data, proven, records is not None))
 
 

@@ -30,6 +30,7 @@ from jinglian.types.errors import (
     InvalidInput,
     JinglianError,
     Timeout,
+    WrongChain,
     error_from_code,
 )
 from jinglian.types.jsonval import to_json
@@ -196,8 +197,13 @@ class Operations:
         With ``wait`` the committed result is returned and a failed receipt
         raises its error class; without, a pending result with the id.
         """
+        tx = load_payload_file(path).tx
         chain_id = yield from self.chain_id()
-        tx = load_payload_file(path, chain_id=chain_id).tx
+        if tx.body.chain_id != chain_id:
+            raise WrongChain(
+                f"{path}: the transaction is for chain {tx.body.chain_id!r}, but the node's "
+                f"chain is {chain_id!r}"
+            )
         if not wait:
             return TxResult.pending((yield from self.submit(tx)))
         result = yield from self.submit_and_wait(tx, timeout)
