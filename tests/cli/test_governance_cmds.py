@@ -356,3 +356,15 @@ def test_config_show(net: Path) -> None:
     assert "proven   history:" in with_history and "history (newest first)" in with_history
     at_zero = _ok(_on(net, "config", "show", "--at", "0", "--history"))
     assert "(no governed actions yet)" in at_zero
+
+
+def test_only_a_devnet_network_says_devnet(tmp_path: Path) -> None:
+    from jinglian.cli.devnet import create_network
+
+    api, p2p = find_free_ports(1), find_free_ports(1)
+    devnet = create_network(tmp_path / "dev", 1, "default", api, p2p)
+    assert devnet.devnet is True
+    assert json.loads((tmp_path / "dev" / "network.json").read_text())["devnet"] is True
+    _ok(_run("init", str(tmp_path / "plain"), "--orgs", "2", "--consensus", "solo"))
+    assert load_network(tmp_path / "plain").devnet is False
+    assert "devnet" not in json.loads((tmp_path / "plain" / "network.json").read_text())
