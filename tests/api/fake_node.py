@@ -236,6 +236,9 @@ class FakeNode:
             commit=block.commit if prove and block else None,
         )
 
+    def config_change_heights(self) -> list[int]:
+        return []
+
     def get_state(
         self, key: bytes, height: int | None
     ) -> tuple[StateRecord, Header, Commit | None]:

@@ -22,7 +22,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from jinglian.api.render import render_commit, render_header, render_tx_record
+from jinglian.api.render import (
+    render_commit,
+    render_header,
+    render_state_read,
+    render_tx_record,
+)
 from jinglian.api.routes import API_PREFIX, TX_WAIT_S_MAX, decode_b64, decode_hex_id
 from jinglian.apps.evidence.receipt import (
     CONTRACT_NAME,
@@ -30,14 +35,13 @@ from jinglian.apps.evidence.receipt import (
     build_receipt,
     verify_receipt,
 )
-from jinglian.client.history import CHECKPOINT_HEADERS_MAX
+from jinglian.client.history import CHECKPOINT_HEADERS_MAX, CONFIG_STATE_KEY
 from jinglian.client.verify import genesis_hash_of
 from jinglian.node.services import NodeServices, TxRecord
 from jinglian.types import codec
 from jinglian.types.errors import DecodeError, InvalidInput, InvalidReceipt, JinglianError, NotFound
 from jinglian.types.jsonval import to_json
 from jinglian.types.tx import TX_BYTES_MAX
-from jinglian.types.validators import validator_set_of
 
 __all__ = ["PAGE_DIR", "add_evidence_routes"]
 
@@ -128,18 +132,16 @@ def _add_receipt_routes(router: APIRouter, services: NodeServices) -> None:
         if record is None:
             raise NotFound(f"no committed transaction {tx_id.hex()}")
         info = services.chain_info()
-        if record.header.validators_hash != validator_set_of(info.config).hash:
-            raise InvalidReceipt(
-                "the validator set changed since genesis; this node cannot yet prove the "
-                "change history a receipt needs"
-            )
+        proof_of_depth = _checkpoint(services, record.height) if checkpoint else None
+        last = record.height + (len(proof_of_depth["headers"]) if proof_of_depth else 0)
         built = build_receipt(
             render_tx_record(record),
             index,
             genesis_hash=info.genesis_hash,
             crypto=info.crypto,
             depositor_cert=_depositor_cert(services, record),
-            checkpoint=_checkpoint(services, record.height) if checkpoint else None,
+            checkpoint=proof_of_depth,
+            validator_changes=validator_changes(services, last),
         )
         return JSONResponse(built)
 
@@ -189,6 +191,28 @@ def _depositor_cert(services: NodeServices, record: TxRecord) -> bytes:
     der = codec.decode(state.value, CERT_BYTES_MAX)
     assert isinstance(der, bytes), "registered certificates are stored as byte strings"
     return der
+
+
+def validator_changes(services: NodeServices, height: int) -> list[dict[str, Any]]:
+    """The proven config changes a verifier needs to know who signed blocks up to ``height``.
+
+    Each is the config stored after a block that changed it, with its state
+    proof, the block's header and its commit; a change in block h names the
+    set from h + 2 (ADR 0013), so changes up to ``height - 2`` count.
+    """
+    entries = []
+    for change in services.config_change_heights():
+        if change > height - 2:
+            break
+        read, header, commit = services.get_state(CONFIG_STATE_KEY, change)
+        entries.append(
+            {
+                **render_state_read(read),
+                "header": render_header(header),
+                "commit": render_commit(commit),
+            }
+        )
+    return entries
 
 
 def _checkpoint(services: NodeServices, height: int) -> dict[str, Any] | None:

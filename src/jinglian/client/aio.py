@@ -59,7 +59,10 @@ class AsyncClient:
         return self._ops.genesis
 
     async def _run(self, op: Op[T]) -> T:
-        step = next(op)
+        try:
+            step = next(op)
+        except StopIteration as done:  # answered without a request (a cached value)
+            return done.value  # type: ignore[no-any-return]
         while True:
             reply: httpx.Response | None = None
             if isinstance(step, Sleep):

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinglian.crypto.state_proof import encode_state_proof
 from jinglian.ledger import Ledger
+from jinglian.ledger.chain import CONFIG_STATE_KEY
 from jinglian.ledger.keys import HEAD
 from jinglian.ledger.state import BlockState
 from jinglian.node.events import TxOutcome
@@ -175,6 +176,11 @@ class LocalServices:
             raise NotFound("state proofs start at height 1; no block is committed yet")
         header, commit = self._header_and_commit(at)
         return self._state_record(key, at), header, commit
+
+    def config_change_heights(self) -> list[int]:
+        """Heights of the blocks that changed the chain config, oldest first."""
+        heights = [height for height, _ in self.ledger.key_history(CONFIG_STATE_KEY)]
+        return sorted(set(heights))
 
     def _state_record(self, key: bytes, height: int) -> StateRecord:
         value, proof = self.ledger.prove_state(key, height)

@@ -145,6 +145,10 @@ class NodeServices(Protocol):
         self, key: bytes, height: int | None
     ) -> tuple[StateRecord, Header, Commit | None]: ...
 
+    def config_change_heights(self) -> list[int]:
+        """Heights of the blocks that changed the chain config, oldest first."""
+        ...
+
     def subscribe(self, flt: EventFilter) -> AsyncIterator[StreamItem]: ...
 
     def metrics_text(self) -> bytes:

@@ -30,6 +30,7 @@ __all__ = [
     "authorize",
     "config_document",
     "config_hash",
+    "initiator",
     "member_ids",
     "policy_in_force",
     "record_action",
@@ -38,6 +39,8 @@ __all__ = [
 CHAIN_CONFIG_NAME = "chain_config"
 CONFIG_KEY = "config"
 GOVERNANCE_NAME = "governance"
+EXECUTING_KEY = "executing"
+"""Governance state key naming the proposal whose action runs in this transaction."""
 
 
 def config_document(ctx: Context) -> dict[str, Any]:
@@ -61,6 +64,17 @@ def policy_in_force(document: Mapping[str, Any], resource: str) -> Policy:
 def config_hash(ctx: Context, document: Mapping[str, Value]) -> str:
     """Hex chain hash of a config document's canonical encoding."""
     return ctx.hash(codec.encode(dict(document))).hex()
+
+
+def initiator(ctx: Context) -> tuple[str, str]:
+    """``(organisation, certificate id hex)`` of who asked for this governed action: the
+    sender of a transaction, or the proposer of the proposal being executed."""
+    if ctx.caller == GOVERNANCE_NAME:
+        executing = ctx.system_get(GOVERNANCE_NAME, EXECUTING_KEY)
+        assert isinstance(executing, dict), "governance marks the proposal it executes"
+        proposer = executing["proposer"]
+        return str(proposer["org"]), str(proposer["cert_id"])
+    return ctx.sender.org, ctx.sender.id
 
 
 def authorize(ctx: Context, resource: str, self_org: str | None = None) -> list[Value] | None:

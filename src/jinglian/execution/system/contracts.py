@@ -39,7 +39,7 @@ from jinglian.execution.limits import STATE_ITEMS_LIMIT_MAX
 from jinglian.execution.native import NativeContract
 from jinglian.execution.sandbox import check_contract
 from jinglian.execution.sdk import invoke, query
-from jinglian.execution.system._govern import authorize, record_action
+from jinglian.execution.system._govern import authorize, initiator, record_action
 from jinglian.types.codec import Value, decode
 from jinglian.types.errors import (
     ContractFailed,
@@ -231,14 +231,15 @@ def deploy(ctx: Context, name: object, source: object, policies: object = None) 
         raise ContractFailed(f"contract {name!r} already exists: use upgrade")
     _check_size(ctx, source)
     compiled = check_contract(name, source)
-    signer, height = ctx.sender.id, ctx.block_height
+    org, signer = initiator(ctx)
+    height = ctx.block_height
     meta: dict[str, Value] = {
         "name": name,
         "version": 1,
         "code_hash": ctx.hash(source),
         "source_bytes": len(source.encode()),
         "deployer": signer,
-        "deployer_org": ctx.sender.org,
+        "deployer_org": org,
         "deployed_height": height,
         "updater": signer,
         "updated_height": height,
@@ -274,7 +275,7 @@ def upgrade(ctx: Context, name: object, source: object) -> Value:
         version=version + 1,
         code_hash=ctx.hash(source),
         source_bytes=len(source.encode()),
-        updater=ctx.sender.id,
+        updater=initiator(ctx)[1],
         updated_height=ctx.block_height,
         policies={m: p for m, p in kept.items() if m in compiled.methods},
     )

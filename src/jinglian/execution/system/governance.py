@@ -28,6 +28,7 @@ from jinglian.execution._context import Context
 from jinglian.execution.native import NativeContract
 from jinglian.execution.sdk import invoke, query
 from jinglian.execution.system._govern import (
+    EXECUTING_KEY,
     GOVERNANCE_NAME,
     config_document,
     member_ids,
@@ -122,7 +123,9 @@ def _decide(ctx: Context, record: dict[str, Any]) -> None:
         record["executed_height"] = ctx.block_height
         ctx.state.set(_key(record["id"]), record)
         contract, method = ACTIONS[record["action"]]
+        ctx.state.set(EXECUTING_KEY, {"id": record["id"], "proposer": record["proposer"]})
         result = ctx.call(contract, method, record["args"])
+        ctx.state.delete(EXECUTING_KEY)
         approvals = [
             {"org": v["org"], "role": v["role"], "cert_id": v["cert_id"]}
             for v in record["votes"]
