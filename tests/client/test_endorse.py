@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from jinglian.client import (
+    Client,
     Identity,
     PolicyCheck,
     gather_approvals,
@@ -317,3 +318,36 @@ def test_network_devnet_flag(network_dir: Path, tmp_path: Path) -> None:
     (copy / "network.json").write_text(json.dumps({**manifest, "devnet": "yes"}))
     with pytest.raises(ConfigError, match="devnet must be bool"):
         load_network(copy)
+
+
+# -- the SDK over a (fake) node --------------------------------------------------------------------
+
+
+def test_client_sign_and_submit_file(sdk: Client, network_dir: Path, tmp_path: Path) -> None:
+    signed = sdk.sign("kv", "echo", {"x": 1})
+    assert signed.body.chain_id == CHAIN and approvals_of(signed) == [("org1", "admin")]
+    endorsed = _who(network_dir, "org2/client").endorse(signed, CHAIN)
+    path = tmp_path / "echo.json"
+    save_payload_file(path, endorsed, "default")
+    result = sdk.submit_file(path)
+    assert result.ok and result.id == signed.id.hex() and result.result == {"x": 1}
+    assert sdk.find_tx(signed.id.hex()) is not None
+    assert sdk.find_tx("00" * 32) is None
+    failing = sdk.sign("kv", "nothing")
+    save_payload_file(path, failing, "default")
+    with pytest.raises(JinglianError, match=r"no kv\.nothing") as raised:
+        sdk.submit_file(path)
+    assert raised.value.code == "contract_failed"
+    pending = sdk.sign("kv", "echo", {"x": 2})
+    save_payload_file(path, pending, "default")
+    assert sdk.submit_file(path, wait=False).status == "pending"
+
+
+def test_client_submit_file_refuses_another_chain(
+    sdk: Client, network_dir: Path, tmp_path: Path
+) -> None:
+    other = _who(network_dir, "org1/admin").sign_tx("prod", "kv", "echo", {})
+    path = tmp_path / "other.json"
+    save_payload_file(path, other, "default")
+    with pytest.raises(WrongChain, match="for chain 'prod', but the node's chain is"):
+        sdk.submit_file(path)
