@@ -40,6 +40,8 @@ from jinglian.types.errors import (
 from jinglian.types.policy import Policy
 from jinglian.types.tx import ENDORSEMENTS_MAX
 
+pytestmark = pytest.mark.filterwarnings("ignore:You should not use the .timeout. argument")
+
 CHAIN = "jinglian-dev"
 ARGS = {"name": "kv", "source": "x = 1\n", "blob": b"\x00\xff", "n": [1, {"k": None}]}
 
