@@ -70,7 +70,7 @@ def initiator(ctx: Context) -> tuple[str, str]:
     """``(organisation, certificate id hex)`` of who asked for this governed action: the
     sender of a transaction, or the proposer of the proposal being executed."""
     if ctx.caller == GOVERNANCE_NAME:
-        executing = ctx.system_get(GOVERNANCE_NAME, EXECUTING_KEY)
+        executing: Any = ctx.system_get(GOVERNANCE_NAME, EXECUTING_KEY)
         assert isinstance(executing, dict), "governance marks the proposal it executes"
         proposer = executing["proposer"]
         return str(proposer["org"]), str(proposer["cert_id"])
