@@ -113,7 +113,7 @@ def test_authenticate_fresh_tx(benchmark: BenchmarkFixture, scale: Scale, suite:
     """``TxAuthenticator.authenticate`` of a transaction not seen before (certificate cached)."""
     network = network_for(suite)
     auth = _authenticator(network)
-    roles = network.genesis.policy.tx_roles
+    roles = network.genesis.policy("tx.submit").roles
     txs = sign_kv_sets(network["org1/client"], scale.rounds + 1, random.Random(2))
     now = txs[0].body.timestamp_ms
     auth.authenticate(txs.pop(), now, roles)  # parse and chain-check the certificate once
@@ -132,7 +132,7 @@ def test_authenticate_cached_tx(benchmark: BenchmarkFixture, scale: Scale, suite
     """``TxAuthenticator.authenticate`` of a transaction verified before (cache hit)."""
     network = network_for(suite)
     auth = _authenticator(network)
-    roles = network.genesis.policy.tx_roles
+    roles = network.genesis.policy("tx.submit").roles
     tx = network["org1/client"].sign(CHAIN_ID, "kv", "set", kv_args(random.Random(3)))
     now = tx.body.timestamp_ms
     auth.authenticate(tx, now, roles)
@@ -217,7 +217,7 @@ def test_executor_execute_kv_set(benchmark: BenchmarkFixture, scale: Scale, suit
     ledger = Ledger(MemoryKV(), network.genesis, executor)
     _deploy_kv(ledger, network)
     txs = sign_kv_sets(network["org1/client"], 64, random.Random(7))
-    roles = network.genesis.policy.tx_roles
+    roles = network.genesis.policy("tx.submit").roles
     signed = [(tx, ledger.authenticator.authenticate(tx, _now_ms(), roles)) for tx in txs]
     state = BlockState(ledger.reader())
     gas, height, now = network.genesis.params.gas_tx_max, ledger.head().height + 1, _now_ms()
@@ -428,7 +428,7 @@ def _block_once(bench: _BlockBench, txs: list[Tx]) -> BlockResult:
 def _fresh_txs(bench: _BlockBench, count: int, admitted: bool) -> list[Tx]:
     txs = sign_kv_sets(bench.network["org1/client"], count, bench.rng)
     if admitted:  # what mempool admission did already: the signature check is cached
-        roles = bench.network.genesis.policy.tx_roles
+        roles = bench.network.genesis.policy("tx.submit").roles
         for tx in txs:
             bench.ledger.authenticator.authenticate(tx, _now_ms(), roles)
     return txs

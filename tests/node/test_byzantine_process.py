@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from jinglian.client import Client
+from jinglian.client.endorse import invoke_governed, local_approvers
+from jinglian.client.network import load_network
 from jinglian.crypto import load_certificate
 from jinglian.node.init import create_network
 from jinglian.testing.process import NodeProcess, find_free_ports
@@ -39,7 +41,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, li
 def test_liar_cannot_fork_and_is_recorded(cluster: tuple[Path, list[NodeProcess]]) -> None:
     root, nodes = cluster
     admin = Client.from_network(root, "org1/admin")
-    admin.invoke("contracts", "deploy", {"name": "kv", "source": KV.read_text()}, timeout=60)
+    approvers = local_approvers(load_network(root), first_org="org1")
+    invoke_governed(
+        admin, "contracts", "deploy", {"name": "kv", "source": KV.read_text()}, approvers=approvers
+    )
     client = Client.from_network(root, "org2/client", node="node2")
     for i in range(20):
         client.invoke("kv", "set", {"key": f"k{i}", "value": i}, timeout=60)

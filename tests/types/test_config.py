@@ -43,7 +43,9 @@ def _broken(path: list[object], value: object) -> dict[str, object]:
         (["chain_id"], "Bad Id!", "chain id"),
         (["version"], 7, "version"),
         (["params", "block_interval_ms"], 1.5, "data model"),
-        (["policy", "tx_roles"], ["root"], "roles"),
+        (["policies", "tx.submit", "roles"], ["root"], "roles"),
+        (["policies", "tx.submit", "rule"], "SOME", "rule"),
+        (["policies", "no.such"], {"rule": "ANY"}, "unknown resource"),
     ],
 )
 def test_invalid_configs_name_the_problem(path: list[object], value: object, reason: str) -> None:
