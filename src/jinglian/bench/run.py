@@ -354,7 +354,7 @@ class Runner:
                 sample, _ = await self._sign(1)
                 self._tx_b64_bytes = len(sample[0][1])
             batch_max = max(1, (BODY_BYTES_MAX - 64) // (self._tx_b64_bytes + 3))
-        batch = choose_batch(rate, self.config.batch, batch_max)
+        batch = 1 if self.workload.is_query else choose_batch(rate, self.config.batch, batch_max)
         requests_total = max(1, math.ceil(rate / batch * seconds))
         per_segment = max(1, math.ceil(rate / batch * SEGMENT_S))
         plan = _Plan(self, batch, requests_total, per_segment)
