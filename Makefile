@@ -9,13 +9,14 @@ VENDOR := src/jinglian/api/static/evidence/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 NET_DIR ?= .devnet
 
-.PHONY: run test lint typecheck unit bench simulate setup clean help
+.PHONY: run test lint typecheck unit bench bench-micro bench-chain simulate setup clean help
 
 help:
 	@echo "make run    - set up and start a local network"
 	@echo "make test   - set up, lint, type-check and run the whole test suite"
 	@echo "make lint   - ruff and mypy --strict on the core packages"
-	@echo "make bench  - run the benchmarks (results go to docs/benchmarks.md by hand)"
+	@echo "make bench  - run the micro-benchmarks, then the chain benchmarks (bench-micro, bench-chain)"
+	@echo "make bench-chain [BENCH_DIR=DIR] - jinglian bench's standard set; reports in BENCH_DIR"
 	@echo "make simulate SEEDS=N [START=K] - run the BFT consensus simulation over seeds K..K+N-1"
 
 setup: $(STAMP) $(VENDOR_STAMP)
@@ -46,8 +47,25 @@ test: lint
 unit: setup
 	$(BIN)/pytest -n 2 -q -m "not slow"
 
-bench: setup
+# Results go to docs/benchmarks.md by hand.
+bench: bench-micro bench-chain
+
+bench-micro: setup
 	$(BIN)/pytest -q -p no:xdist -m benchmark --benchmark-only tests/benchmarks
+
+# jinglian bench's standard set: each run on a fresh network; JSON, Markdown and PNG in BENCH_DIR.
+BENCH_DIR ?= bench-results
+JB := $(BIN)/jinglian bench --duration 60 --drain-timeout 120
+
+bench-chain: setup
+	mkdir -p $(BENCH_DIR)
+	$(JB) --workload kv --mode stress --rate 1000 --duration 15 --report $(BENCH_DIR)/solo-kv-stress.json
+	$(JB) --workload kv --rate 2000 --report $(BENCH_DIR)/solo-kv-2000.json
+	$(JB) --nodes 4 --workload kv --mode stress --rate 300 --duration 15 --report $(BENCH_DIR)/tbft-kv-stress.json
+	$(JB) --nodes 4 --workload kv --rate 1500 --report $(BENCH_DIR)/tbft-kv-1500.json
+	$(JB) --nodes 4 --crypto gm --workload kv --rate 500 --report $(BENCH_DIR)/tbft-gm-kv-500.json
+	$(JB) --nodes 4 --workload evidence-batch --rate 20 --report $(BENCH_DIR)/tbft-evidence-batch-20.json
+	$(JB) --nodes 4 --workload query --rate 1000 --report $(BENCH_DIR)/tbft-query-1000.json
 
 SEEDS ?= 1000
 START ?= 0
