@@ -100,15 +100,17 @@ class _Pool:
         self.opened = 0
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[RawConnection]:
+    async def connection(self) -> AsyncIterator[tuple[RawConnection, bool]]:
+        """A connection, and whether it was used before (the server may have closed it)."""
         async with self._free:
-            if self._idle:
+            reused = bool(self._idle)
+            if reused:
                 conn = self._idle.pop()
             else:
                 conn = RawConnection(self._url, self._path)
                 self.opened += 1
             try:
-                yield conn
+                yield conn, reused
             finally:
                 self._idle.append(conn)
 
@@ -165,16 +167,31 @@ async def send_open_loop(
 
 
 async def _send(pool: _Pool, request: TxRequest, due: float, batch: bool, log: SendLog) -> None:
-    async with pool.connection() as conn:
+    async with pool.connection() as (conn, reused):
         sent = time.time()
         for tx_id in request.tx_ids:
             log.sent_s[tx_id] = sent
         try:
-            status, content = await conn.post(request.body)
+            status, content = await _post(conn, request.body, reused)
         except ConnectionError:
             status, content = 0, b""
     log.requests.append(RequestTiming(due, sent, time.time(), 200 <= status < 300))
     _classify(request, status, content, batch, log)
+
+
+async def _post(conn: RawConnection, body: bytes, reused: bool) -> tuple[int, bytes]:
+    """Post ``body``; once more on a new connection if a reused one failed.
+
+    A keep-alive connection idle for a few seconds may have been closed by
+    the server just as the request went out; the server then never read it,
+    so sending it again is what every HTTP client does.
+    """
+    try:
+        return await conn.post(body)
+    except ConnectionError:
+        if not reused:
+            raise
+        return await conn.post(body)
 
 
 def _classify(request: TxRequest, status: int, content: bytes, batch: bool, log: SendLog) -> None:
