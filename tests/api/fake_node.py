@@ -25,6 +25,8 @@ from jinglian.crypto.state_proof import (
     compute_path_bit,
     encode_state_proof,
 )
+from jinglian.ledger import Signer, TxAuthenticator
+from jinglian.node.readers import ReadGuard, ReadRequest
 from jinglian.node.services import (
     BlockRecord,
     ChainInfo,
@@ -130,6 +132,7 @@ class FakeNode:
     txs: dict[bytes, tuple[int, int]] = field(init=False)
     pending: list[Tx] = field(init=False)
     stream: list[StreamItem] = field(init=False)
+    readers: ReadGuard = field(init=False)
 
     def __post_init__(self) -> None:
         network = load_network(self.net_dir)
@@ -144,6 +147,8 @@ class FakeNode:
         genesis_value = codec.encode(self.config.to_value())
         self.states = [{state_key("chain_config", "config"): genesis_value}]
         self.blocks, self.txs, self.pending, self.stream = [], {}, [], []
+        auth = TxAuthenticator(suite, lambda: self.config, lambda _: None, lambda _: False)
+        self.readers = ReadGuard(lambda: self.config, auth.certificate, lambda _: False)
 
     # NodeServices
 
@@ -235,6 +240,9 @@ class FakeNode:
             header=block.block.header if prove and block else None,
             commit=block.commit if prove and block else None,
         )
+
+    def authorize_read(self, resource: str, request: ReadRequest) -> Signer:
+        return self.readers.authorize(resource, request)
 
     def config_change_heights(self) -> list[int]:
         return []

@@ -15,6 +15,7 @@ with warnings.catch_warnings():
 
 from jinglian.api import create_app
 from jinglian.client import Client, Identity
+from jinglian.client.reads import ReadAuth
 from jinglian.node.init import create_network
 from tests.api.fake_node import FakeNode
 
@@ -50,9 +51,11 @@ def node(network_dir: Path) -> FakeNode:
 
 
 @pytest.fixture()
-def http(node: FakeNode) -> Iterator[TestClient]:
-    """FastAPI's test client over the fake node (server errors become 500s, not raises)."""
+def http(node: FakeNode, admin: Identity) -> Iterator[TestClient]:
+    """FastAPI's test client over the fake node (server errors become 500s, not raises); it
+    signs every request as org1's admin, as the SDK does (``ReadAuth``)."""
     with TestClient(create_app(node), raise_server_exceptions=False) as client:
+        client.auth = ReadAuth(admin)
         yield client
 
 

@@ -111,14 +111,14 @@ async def _real_server(node: FakeNode, admin: Identity) -> None:
             assert [i["kind"] for i in seen] == ["block", "event", "block", "event"]
             result = await client.invoke("kv", "put", {"key": "c", "value": 3})
             assert result.ok and result.height == 3
-        blocking = await asyncio.to_thread(_sync_subscribe, url)
+        blocking = await asyncio.to_thread(_sync_subscribe, url, admin)
         assert [i["kind"] for i in blocking] == ["event", "event", "event"]
     finally:
         await server.stop()
 
 
-def _sync_subscribe(url: str) -> list[dict[str, object]]:
-    with Client(url) as client:
+def _sync_subscribe(url: str, reader: Identity) -> list[dict[str, object]]:
+    with Client(url, reader) as client:
         return list(client.subscribe(blocks=False))
 
 

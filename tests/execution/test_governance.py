@@ -22,6 +22,7 @@ from jinglian.types.errors import (
     PolicyNotSatisfied,
     ProposalClosed,
     SandboxViolation,
+    UnknownContract,
     UnsafeChange,
 )
 
@@ -123,7 +124,7 @@ def test_proposal_executes_on_the_vote_that_meets_the_policy(chain: ContractHarn
         sender=A1,
     ).value
     assert (proposal["id"], proposal["status"], proposal["needed"]) == (1, "open", 2)
-    with pytest.raises(Exception):
+    with pytest.raises(UnknownContract):
         chain.query("contracts", "get", {"name": "kv"})
     voted = chain.invoke("governance", "vote", {"id": 1, "approve": True}, sender=A2).value
     assert voted["status"] == "executed" and voted["executed_height"] == chain.height - 1

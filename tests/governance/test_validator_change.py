@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from jinglian.apps.evidence import fetch_receipt, put_files, verify_receipt
-from jinglian.client import Client
+from jinglian.client import Client, Identity
 from jinglian.client.endorse import invoke_governed, local_approvers
 from jinglian.client.network import load_genesis, load_network
 from jinglian.testing.process import NodeProcess, detached_devnet, devnet_pids
@@ -63,7 +63,8 @@ def test_power_change_applies_two_blocks_later(tmp_path: Path) -> None:
                 node3.start()
                 put_files(client, [doc])
                 target = client.chain_info()["height"]
-                with Client(network.node("node3").api_url) as other:
+                reader = Identity.from_network(net, "org1/admin")
+                with Client(network.node("node3").api_url, reader) as other:
                     _wait_for_height(other, target)
                     mine, theirs = client.get_block(target), other.get_block(target)
                     assert mine["header"] == theirs["header"]

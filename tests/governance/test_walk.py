@@ -25,9 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from jinglian.client import Identity
+from jinglian.client.network import load_network
 from jinglian.crypto import get_suite, issue_ca_certificate
 from jinglian.node.init import create_network
 from jinglian.testing.process import NodeProcess, find_free_ports
@@ -132,15 +134,24 @@ def test_the_walk(net: Path, tmp_path: Path) -> None:
         "org2/client",
         ok=False,
     )  # fmt: skip  (one signature: the policy again)
-    cert_id = Identity.from_network(net, "org2/client").cert_id.hex()
-    jl(net, "tx", "invoke", "identity", "revoke", "--args",
-       json.dumps({"cert_id": cert_id, "reason": "laptop lost"}), "--identity", "org2/admin")  # fmt: skip
+    # A transaction org2's client made and org1's client endorsed before the revocation...
     after = tmp_path / "after.json"
     jl(net, "tx", "create", "kv", "set", "--args", '{"key": "b", "value": 1}', "-o", str(after),
        "--identity", "org2/client")  # fmt: skip
     jl(net, "tx", "sign", str(after), "--identity", "org1/client")
+    cert_id = Identity.from_network(net, "org2/client").cert_id.hex()
+    jl(net, "tx", "invoke", "identity", "revoke", "--args",
+       json.dumps({"cert_id": cert_id, "reason": "laptop lost"}), "--identity", "org2/admin")  # fmt: skip
+    # ...is refused once the certificate is revoked.
     refused = jl(net, "tx", "submit", str(after), ok=False)
     assert "certificate_revoked" in refused.stderr, refused.stderr
+    # Its reads too: every read is signed, and the node checks the signer.
+    reading = jl(
+        net, "query", "kv", "get", "--args", '{"key": "a"}', "--identity", "org2/client", ok=False
+    )
+    assert "certificate_revoked" in reading.stderr, reading.stderr
+    api = load_network(net).node("node1").api_url
+    assert httpx.get(f"{api}/api/v1/blocks/latest").status_code == 401  # unsigned
 
     # 5. Every step is in the history, with who approved it.
     history = jl_json(net, "config", "show", "--history")["history"]

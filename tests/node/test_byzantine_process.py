@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jinglian.client import Client
+from jinglian.client import Client, Identity
 from jinglian.client.endorse import invoke_governed, local_approvers
 from jinglian.client.network import load_network
 from jinglian.crypto import load_certificate
@@ -58,7 +58,8 @@ def test_liar_cannot_fork_and_is_recorded(cluster: tuple[Path, list[NodeProcess]
     assert records[0]["name"] == "node4"
     assert records[0]["kind"] in ("prevote", "precommit")
     # One history on every honest node, up to the lowest head.
-    honest = [Client(n.api_url) for n in nodes[:3]]
+    reader = Identity.from_network(root, "org1/admin")
+    honest = [Client(n.api_url, reader) for n in nodes[:3]]
     low = min(c.get_block("latest")["height"] for c in honest)
     for height in range(1, low + 1):
         hashes = {c.get_block(height)["hash"] for c in honest}

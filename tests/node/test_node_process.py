@@ -35,6 +35,7 @@ import pytest
 from jinglian.api.errors import REQUEST_BYTES_MAX
 from jinglian.api.schemas import TX_B64_CHARS_MAX
 from jinglian.client import Client, Identity, TxResult
+from jinglian.client.reads import ReadAuth
 from jinglian.crypto import (
     Certificate,
     PrivateKey,
@@ -153,9 +154,11 @@ def node(net_dir: Path) -> Iterator[NodeProcess]:
 
 
 @pytest.fixture(scope="module")
-def http(node: NodeProcess) -> Iterator[httpx.Client]:
-    """A raw HTTP client of the node."""
-    with httpx.Client(base_url=node.api_url, timeout=30.0) as client:
+def http(net_dir: Path, node: NodeProcess) -> Iterator[httpx.Client]:
+    """A raw HTTP client of the node; it signs each request as org1's admin (reads need a
+    member's signature)."""
+    auth = ReadAuth(Identity.from_network(net_dir, "org1/admin"))
+    with httpx.Client(base_url=node.api_url, timeout=30.0, auth=auth) as client:
         yield client
 
 

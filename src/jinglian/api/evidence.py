@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from jinglian.api.readers import read_access
 from jinglian.api.render import (
     render_commit,
     render_header,
@@ -104,7 +105,11 @@ def _add_deposit_routes(router: APIRouter, services: NodeServices) -> None:
             }
         )
 
-    @router.get("/deposits/{digest}", summary="Every deposit of a digest, earliest first")
+    @router.get(
+        "/deposits/{digest}",
+        summary="Every deposit of a digest, earliest first",
+        dependencies=[read_access(services, "query")],
+    )
     async def lookup(
         digest: Annotated[str, Path(description="64 hex characters.")],
         contract: Annotated[str, Query(max_length=64)] = CONTRACT_NAME,
@@ -119,7 +124,11 @@ def _add_deposit_routes(router: APIRouter, services: NodeServices) -> None:
 
 
 def _add_receipt_routes(router: APIRouter, services: NodeServices) -> None:
-    @router.get("/receipts/{deposit_id}", summary="The receipt of one deposit")
+    @router.get(
+        "/receipts/{deposit_id}",
+        summary="The receipt of one deposit",
+        dependencies=[read_access(services, "query")],
+    )
     async def receipt(
         deposit_id: Annotated[str, Path(description="<tx id hex>:<index>")],
         checkpoint: Annotated[

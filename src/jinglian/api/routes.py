@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from jinglian.api.readers import read_access
 from jinglian.api.render import (
     render_block_record,
     render_chain_info,
@@ -174,6 +175,7 @@ def _add_tx_routes(router: APIRouter, services: NodeServices) -> None:
         summary="Get a committed transaction with its proof",
         response_model=TxRecordOut,
         tags=["transactions"],
+        dependencies=[read_access(services, "query")],
     )
     async def get_tx(
         tx_id: Annotated[str, Path(description="Hex transaction id.")],
@@ -187,7 +189,11 @@ def _add_tx_routes(router: APIRouter, services: NodeServices) -> None:
 
 def _add_block_routes(router: APIRouter, services: NodeServices) -> None:
     @router.get(
-        "/blocks/latest", summary="Get the latest block", response_model=BlockOut, tags=["blocks"]
+        "/blocks/latest",
+        summary="Get the latest block",
+        response_model=BlockOut,
+        tags=["blocks"],
+        dependencies=[read_access(services, "query")],
     )
     async def latest_block() -> JSONResponse:
         """The latest committed block."""
@@ -198,6 +204,7 @@ def _add_block_routes(router: APIRouter, services: NodeServices) -> None:
         summary="Get a block by hash",
         response_model=BlockOut,
         tags=["blocks"],
+        dependencies=[read_access(services, "query")],
     )
     async def block_by_hash(
         block_hash: Annotated[str, Path(description="Hex block hash.")],
@@ -211,6 +218,7 @@ def _add_block_routes(router: APIRouter, services: NodeServices) -> None:
         summary="Get a block by height",
         response_model=BlockOut,
         tags=["blocks"],
+        dependencies=[read_access(services, "query")],
     )
     async def block_at(height: Height) -> JSONResponse:
         """The committed block at this height."""
@@ -229,6 +237,7 @@ def _add_state_routes(router: APIRouter, services: NodeServices) -> None:
         summary="Call a read-only contract method",
         response_model=QueryOut,
         tags=["state"],
+        dependencies=[read_access(services, "query")],
     )
     async def query(body: QueryIn) -> JSONResponse:
         """Run a query method; with `prove`, every state read comes with its proof."""
@@ -241,6 +250,7 @@ def _add_state_routes(router: APIRouter, services: NodeServices) -> None:
         summary="Read one contract state entry with its proof",
         response_model=StateOut,
         tags=["state"],
+        dependencies=[read_access(services, "query")],
     )
     async def state(
         contract: Annotated[str, Path(min_length=1, max_length=NAME_CHARS_MAX)],

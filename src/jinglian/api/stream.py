@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
+from jinglian.api.readers import read_access, websocket_read_access
 from jinglian.api.render import render_stream_item
 from jinglian.node.services import EventFilter, NodeServices, StreamItem
 from jinglian.types.errors import Busy, JinglianError
@@ -118,6 +119,7 @@ def build_stream_router(services: NodeServices, prefix: str) -> APIRouter:
     """The WebSocket route ``/ws`` and the SSE route ``/stream`` under ``prefix``."""
     router = APIRouter(prefix=prefix)
     admission = _Admission()
+    check_reader = websocket_read_access(services, "subscribe")
 
     @router.websocket("/ws")
     async def websocket_stream(
@@ -125,6 +127,11 @@ def build_stream_router(services: NodeServices, prefix: str) -> APIRouter:
     ) -> None:
         """New blocks and contract events as WebSocket text messages (JSON)."""
         flt = EventFilter(blocks=blocks, contract=contract, topic=topic)
+        try:
+            await check_reader(websocket)
+        except JinglianError as exc:
+            await websocket.close(code=1008, reason=f"{exc.code}: {exc.message}"[:120])
+            return
         if admission.active >= admission.limit:
             await websocket.close(code=1013, reason="busy")
             return
@@ -138,6 +145,7 @@ def build_stream_router(services: NodeServices, prefix: str) -> APIRouter:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}},
         tags=["events"],
+        dependencies=[read_access(services, "subscribe")],
     )
     async def sse_stream(
         contract: Contract = None, topic: Topic = None, blocks: Blocks = True

@@ -163,11 +163,15 @@ class Target:
         return None if net_dir is None else load_network(net_dir)
 
     def client(self, *, sign: bool = False, verify: bool = False) -> Client:
-        """A client of the chosen node; ``sign``/``verify`` require an identity/genesis."""
+        """A client of the chosen node; ``sign``/``verify`` require an identity/genesis.
+
+        With a network the client always has an identity: reads are signed too (the
+        chain's query policy); with only ``--endpoint`` it reads unsigned.
+        """
         network = self.network()
         base_url = self._base_url(network)
         SESSION.endpoint = base_url
-        identity = self._identity(network) if sign else None
+        identity = self._identity(network) if sign or network is not None else None
         genesis = self._genesis(network) if verify else None
         return Client(base_url, identity, genesis)
 

@@ -42,6 +42,7 @@ from jinglian.client.network import (
     load_genesis,
     load_network,
 )
+from jinglian.client.reads import ReadAuth, sign_read_headers
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.client.sync import Client
 from jinglian.client.verify import (
@@ -67,6 +68,7 @@ __all__ = [
     "PayloadFile",
     "PolicyCheck",
     "QueryResponse",
+    "ReadAuth",
     "StateValue",
     "TxResult",
     "VerifiedBlock",
@@ -83,6 +85,7 @@ __all__ = [
     "load_payload_file",
     "local_approvers",
     "save_payload_file",
+    "sign_read_headers",
     "verify_block_evidence",
     "verify_query_record",
     "verify_state_record",

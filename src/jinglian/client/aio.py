@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from jinglian.client._ops import DEFAULT_TIMEOUT_S, Call, Op, Operations, Sleep, subscribe_url
 from jinglian.client.identity import DEFAULT_EXPIRY_S, Identity
+from jinglian.client.reads import sign_request, url_read_headers
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.client.sync import network_settings
 from jinglian.types import ChainConfig, Tx
@@ -75,9 +76,11 @@ class AsyncClient:
                 return done.value  # type: ignore[no-any-return]
 
     async def _send(self, call: Call) -> httpx.Response:
-        return await self._http.request(
+        request = self._http.build_request(
             call.method, call.path, params=call.params, json=call.json, timeout=call.timeout
         )
+        sign_request(self._ops.identity, request)
+        return await self._http.send(request)
 
     async def chain_info(self) -> dict[str, Any]:
         """Chain id, suite, consensus, head and configuration."""
@@ -187,7 +190,9 @@ class AsyncClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """New blocks and contract events as they happen (an async iterator)."""
         url = subscribe_url(self.base_url, contract, topic, blocks)
-        async with connect(url) as websocket:
+        async with connect(
+            url, additional_headers=url_read_headers(self._ops.identity, url)
+        ) as websocket:
             try:
                 async for message in websocket:
                     yield json.loads(message)

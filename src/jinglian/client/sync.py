@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from jinglian.client._ops import DEFAULT_TIMEOUT_S, Call, Op, Operations, Sleep, subscribe_url
 from jinglian.client.identity import DEFAULT_EXPIRY_S, Identity
 from jinglian.client.network import load_network
+from jinglian.client.reads import sign_request, url_read_headers
 from jinglian.client.records import QueryResponse, StateValue, TxResult
 from jinglian.types import ChainConfig, Tx
 from jinglian.types.errors import JinglianError
@@ -41,9 +42,10 @@ def network_settings(
 class Client:
     """A blocking client of one node.
 
-    ``identity`` signs transactions; ``genesis`` enables ``verify=True``
-    (offline proof checks); ``http`` replaces the default ``httpx.Client``
-    (tests pass FastAPI's ``TestClient`` to call an app in-process). Errors the node reports are raised as their
+    ``identity`` signs transactions and every read (the query policy, ADR
+    0016); ``genesis`` enables ``verify=True`` (offline proof checks); ``http``
+    replaces the default ``httpx.Client`` (tests pass FastAPI's ``TestClient``
+    to call an app in-process). Errors the node reports are raised as their
     ``jinglian.types.errors`` class; an unreachable node raises
     ``httpx.TransportError``.
     """
@@ -95,9 +97,11 @@ class Client:
                 return done.value  # type: ignore[no-any-return]
 
     def _send(self, call: Call) -> httpx.Response:
-        return self._http.request(
+        request = self._http.build_request(
             call.method, call.path, params=call.params, json=call.json, timeout=call.timeout
         )
+        sign_request(self._ops.identity, request)
+        return self._http.send(request)
 
     def chain_info(self) -> dict[str, Any]:
         """Chain id, suite, consensus, head and configuration."""
@@ -223,7 +227,9 @@ class Client:
     ) -> Iterator[dict[str, Any]]:
         """New blocks and contract events as they happen (a blocking generator)."""
         url = subscribe_url(self.base_url, contract, topic, blocks)
-        with connect(url) as websocket:
+        with connect(
+            url, additional_headers=url_read_headers(self._ops.identity, url)
+        ) as websocket:
             try:
                 for message in websocket:
                     yield json.loads(message)

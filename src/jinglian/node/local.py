@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from jinglian.crypto.state_proof import encode_state_proof
-from jinglian.ledger import Ledger
+from jinglian.ledger import Ledger, Signer
 from jinglian.ledger.chain import CONFIG_STATE_KEY
 from jinglian.ledger.keys import HEAD
 from jinglian.ledger.state import BlockState
 from jinglian.node.events import TxOutcome
 from jinglian.node.node import Node
+from jinglian.node.readers import ReadGuard, ReadRequest
 from jinglian.node.services import (
     BlockRecord,
     ChainInfo,
@@ -38,6 +39,13 @@ class LocalServices:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.ledger: Ledger = node.ledger
+        ledger = node.ledger
+        self.readers = ReadGuard(ledger.config, ledger.authenticator.certificate, ledger.is_revoked)
+        """Checks signed reads against the query and subscribe policies."""
+
+    def authorize_read(self, resource: str, request: ReadRequest) -> Signer:
+        """The reader of a signed request, or the reason it may not read."""
+        return self.readers.authorize(resource, request)
 
     def chain_info(self) -> ChainInfo:
         """Chain identity and head."""

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jinglian.ledger import Signer
+from jinglian.node.readers import ReadRequest
 from jinglian.types import Block, ChainConfig, Commit, Header, Receipt, Tx
 
 __all__ = [
@@ -144,6 +146,11 @@ class NodeServices(Protocol):
     def get_state(
         self, key: bytes, height: int | None
     ) -> tuple[StateRecord, Header, Commit | None]: ...
+
+    def authorize_read(self, resource: str, request: ReadRequest) -> Signer:
+        """The reader of a signed request under the ``query`` or ``subscribe`` policy, or raise
+        why not (``ReadGuard.authorize``)."""
+        ...
 
     def config_change_heights(self) -> list[int]:
         """Heights of the blocks that changed the chain config, oldest first."""

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jinglian.client import Client
+from jinglian.client import Client, Identity
 from jinglian.node.init import create_network
 from jinglian.testing.process import NodeProcess, find_free_ports
 
@@ -111,20 +111,21 @@ def measure_sync(root: Path, txs: int) -> dict[str, Any]:
             ids = [o for o in outcomes if isinstance(o, str)]
             if ids:
                 admin.wait_tx(ids[-1], timeout=120)
-        head = Client(nodes[0].api_url).get_block("latest")
+        reader = Identity.from_network(root, "org1/admin")
+        head = Client(nodes[0].api_url, reader).get_block("latest")
         lagging = nodes[3]
         lagging.stop()
         shutil.rmtree(lagging.node_dir / "data")
         started = time.monotonic()
         lagging.start()
-        probe = Client(lagging.api_url)
+        probe = Client(lagging.api_url, reader)
         while probe.health()["height"] < head["height"]:
             time.sleep(0.05)
         took = time.monotonic() - started
         synced = probe.get_block(head["height"])
         assert synced["hash"] == head["hash"], "synced head differs"
         total_txs = sum(
-            Client(nodes[0].api_url).get_block(h)["header"]["tx_count"]
+            Client(nodes[0].api_url, reader).get_block(h)["header"]["tx_count"]
             for h in range(1, head["height"] + 1)
         )
     finally:

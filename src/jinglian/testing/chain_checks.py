@@ -10,6 +10,7 @@ each chain). A failed wait names every node's head and ends with their log tails
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import subprocess
@@ -17,11 +18,13 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from jinglian.client import Client
+from jinglian.client import Client, Identity
+from jinglian.client.reads import ReadAuth
 from jinglian.testing.cluster import (
     CHAIN_CHECK_TIMEOUT_S,
     HTTP_TIMEOUT_S,
@@ -32,6 +35,9 @@ from jinglian.testing.cluster import (
 )
 from jinglian.types.errors import JinglianError
 
+READER_IDENTITY = "org1/admin"
+"""The identity the checks read as."""
+
 __all__ = [
     "assert_all_committed",
     "assert_no_progress",
@@ -40,6 +46,7 @@ __all__ = [
     "get_block",
     "get_head",
     "get_max_height",
+    "reader_auth",
     "wait_for_height",
     "wait_for_same_head",
 ]
@@ -50,7 +57,7 @@ _log = logging.getLogger("jinglian.testing.cluster")
 def get_head(node: ClusterNode, http: httpx.Client | None = None) -> tuple[int, str | None]:
     """Height and hex hash of the node's latest block; ``(0, None)`` before the first."""
     with _http(http) as client:
-        response = client.get(f"{node.api_url}/api/v1/blocks/latest")
+        response = client.get(f"{node.api_url}/api/v1/blocks/latest", auth=reader_auth(node))
     if response.status_code == 404:
         return 0, None
     response.raise_for_status()
@@ -58,10 +65,20 @@ def get_head(node: ClusterNode, http: httpx.Client | None = None) -> tuple[int, 
     return int(block["height"]), str(block["hash"])
 
 
+@functools.lru_cache(maxsize=16)
+def _network_reader(net_dir: Path) -> ReadAuth:
+    return ReadAuth(Identity.from_network(net_dir, READER_IDENTITY))
+
+
+def reader_auth(node: ClusterNode) -> ReadAuth:
+    """Signs reads of ``node``'s API as its network's ``org1/admin`` (the query policy)."""
+    return _network_reader(node.node_dir.parent.parent)
+
+
 def get_block(node: ClusterNode, height: int) -> dict[str, Any]:
     """The node's block at ``height`` as the API renders it (header, tx ids, receipts, commit)."""
     with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
-        response = client.get(f"{node.api_url}/api/v1/blocks/{height}")
+        response = client.get(f"{node.api_url}/api/v1/blocks/{height}", auth=reader_auth(node))
     response.raise_for_status()
     block: dict[str, Any] = response.json()
     return block
@@ -141,7 +158,9 @@ def assert_same_chain(nodes: Sequence[ClusterNode]) -> int:
 
 
 def _block_hashes(node: ClusterNode, up_to: int) -> list[str]:
-    with httpx.Client(base_url=f"{node.api_url}/api/v1", timeout=HTTP_TIMEOUT_S) as http:
+    with httpx.Client(
+        base_url=f"{node.api_url}/api/v1", timeout=HTTP_TIMEOUT_S, auth=reader_auth(node)
+    ) as http:
         hashes = []
         for height in range(1, up_to + 1):
             response = http.get(f"/blocks/{height}")
@@ -196,7 +215,8 @@ def assert_all_committed(nodes: Sequence[ClusterNode], txs: Iterable[AckedTx]) -
 
 def _missing(node: ClusterNode, acked: Sequence[AckedTx]) -> list[str]:
     problems = []
-    with Client(node.api_url) as client:
+    reader = Identity.from_network(node.node_dir.parent.parent, READER_IDENTITY)
+    with Client(node.api_url, reader) as client:
         for tx in acked:
             try:
                 result = client.get_tx(tx.tx_id)

@@ -535,7 +535,8 @@ class LoadDriver:
                     self._stopping.wait(LOAD_IDLE_S)
                     continue
                 if node.name not in clients:
-                    clients[node.name] = stack.enter_context(Client(node.api_url))
+                    reader = Client(node.api_url, self._identity)
+                    clients[node.name] = stack.enter_context(reader)
                 self._send_one(clients[node.name], node.name, f"load-{worker}-{seq}", seq)
                 self._stopping.wait(self._pause_s)
 

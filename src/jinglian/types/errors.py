@@ -21,7 +21,9 @@ HTTP status the API maps it to::
     │   ├── UnknownIdentity          certificate does not chain to a member CA
     │   ├── CertificateExpired
     │   ├── CertificateRevoked
-    │   └── PolicyNotSatisfied       too few organisations approved (governance)
+    │   ├── PolicyNotSatisfied       too few organisations approved (governance)
+    │   ├── Unauthenticated          a read without a valid member signature
+    │   └── ReplayedRequest          a signed read sent a second time
     ├── NotFound
     │   ├── UnknownContract
     │   └── UnknownMethod
@@ -67,10 +69,12 @@ __all__ = [
     "PolicyNotSatisfied",
     "ProposalClosed",
     "ReadOnlyViolation",
+    "ReplayedRequest",
     "SandboxViolation",
     "Timeout",
     "TooLarge",
     "TransactionExpired",
+    "Unauthenticated",
     "UnknownContract",
     "UnknownIdentity",
     "UnknownMethod",
@@ -160,6 +164,15 @@ class CertificateRevoked(PermissionDenied):
 
 class PolicyNotSatisfied(PermissionDenied):
     code = "policy_not_satisfied"
+
+
+class Unauthenticated(PermissionDenied):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class ReplayedRequest(PermissionDenied):
+    code = "replayed_request"
 
 
 class NotFound(JinglianError):

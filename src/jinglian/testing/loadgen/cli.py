@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from jinglian.client.identity import Identity
 from jinglian.client.network import load_network
 from jinglian.testing.loadgen.figures import summarize
 from jinglian.testing.loadgen.measure import run_load
@@ -54,6 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             client_kind=args.client,
             py_spy=None if args.py_spy is None else (Path(args.py_spy), args.py_spy_rate),
             batch=args.batch,
+            reader=Identity.from_network(net_dir, args.identity),
         )
     )
     summary = summarize(result, args.warmup_s)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from jinglian.client.identity import Identity
+from jinglian.client.reads import ReadAuth
 from jinglian.testing.loadgen.records import BlockSeen, LoadResult
 from jinglian.testing.loadgen.stages import _start_py_spy, _stop_py_spy
 from jinglian.testing.loadgen.submit import API, _send_all, _skip_sniffio_probe
@@ -95,6 +97,7 @@ async def run_load(
     client_kind: str = "httpx",
     py_spy: tuple[Path, float] | None = None,
     batch: int = 0,
+    reader: Identity | None = None,
 ) -> LoadResult:
     """Send ``txs`` (id, base64) to the node at ``url``; wait until they commit; read the blocks.
 
@@ -103,10 +106,12 @@ async def run_load(
     ``py_spy`` (output file, samples per second) and ``node_pid``, ``py-spy
     record --threads --gil -f raw`` samples the node from the first send until
     the pool is empty (``breakdown`` reads the file). ``batch`` > 0 sends that
-    many transactions per request to ``/txs/batch``.
+    many transactions per request to ``/txs/batch``. ``reader`` signs the reads (blocks, the
+    stream) as the chain's query policy asks.
     """
     _skip_sniffio_probe()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
+    auth = None if reader is None else ReadAuth(reader)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0), auth=auth) as client:
         start_height, _ = await get_head(client, url)
         chain = (await client.get(url + API + "/chain")).json()
         interval_ms = int(chain["config"]["params"]["block_interval_ms"])
