@@ -50,6 +50,8 @@ class TxRequest:
     body: bytes
     tx_ids: tuple[bytes, ...] = ()
     """Transaction ids in the body, in order (empty for a query)."""
+    headers: bytes = b""
+    """Extra header lines (a query's signed-read headers), each ending in CRLF."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,26 +174,26 @@ async def _send(pool: _Pool, request: TxRequest, due: float, batch: bool, log: S
         for tx_id in request.tx_ids:
             log.sent_s[tx_id] = sent
         try:
-            status, content = await _post(conn, request.body, reused)
+            status, content = await _post(conn, request, reused)
         except ConnectionError:
             status, content = 0, b""
     log.requests.append(RequestTiming(due, sent, time.time(), 200 <= status < 300))
     _classify(request, status, content, batch, log)
 
 
-async def _post(conn: RawConnection, body: bytes, reused: bool) -> tuple[int, bytes]:
-    """Post ``body``; once more on a new connection if a reused one failed.
+async def _post(conn: RawConnection, request: TxRequest, reused: bool) -> tuple[int, bytes]:
+    """Post ``request``; once more on a new connection if a reused one failed.
 
     A keep-alive connection idle for a few seconds may have been closed by
     the server just as the request went out; the server then never read it,
     so sending it again is what every HTTP client does.
     """
     try:
-        return await conn.post(body)
+        return await conn.post(request.body, request.headers)
     except ConnectionError:
         if not reused:
             raise
-        return await conn.post(body)
+        return await conn.post(request.body, request.headers)
 
 
 def _classify(request: TxRequest, status: int, content: bytes, batch: bool, log: SendLog) -> None:

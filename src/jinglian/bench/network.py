@@ -186,7 +186,7 @@ def _write_query_keys(target: Target, identity_name: str) -> list[str]:
         args = kv_set_args(rng)
         keys.append(args["key"])
         txs.append(identity.sign_tx(target.chain_id, "kv", "set", args))
-    with Client(target.endpoints[0]) as client:
+    with Client(target.endpoints[0], identity) as client:
         for first in range(0, len(txs), SETUP_BATCH_TXS):
             ids = client.submit_many(txs[first : first + SETUP_BATCH_TXS])
             for tx_id in ids:

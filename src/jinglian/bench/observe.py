@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from jinglian.client.identity import Identity
+from jinglian.client.reads import ReadAuth
 from jinglian.testing.loadgen.measure import (
     get_head,
     machine_busy_s,
@@ -59,11 +61,13 @@ HTTP_TIMEOUT_S = 30.0
 class BlockWatch:
     """The block stream of one node, open while the run lasts: height -> (arrival, txs, header ms)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reader: Identity | None = None) -> None:
         self.url = url
+        self.auth = None if reader is None else ReadAuth(reader)
+        """Signs the stream and block reads as ``reader`` (the chain's query policy)."""
         self.seen: dict[int, tuple[float, int, int]] = {}
         """Height -> (``time.time()`` at arrival, tx count, header time in ms)."""
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT_S))
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT_S), auth=self.auth)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -118,7 +122,8 @@ async def wait_until_drained(endpoints: Sequence[str], timeout_s: float) -> bool
 
 async def read_step_blocks(watch: BlockWatch, start_height: int) -> list[BlockSeen]:
     """The blocks after ``start_height`` up to the head, with their stream arrival times."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT_S)) as client:
+    timeout = httpx.Timeout(HTTP_TIMEOUT_S)
+    async with httpx.AsyncClient(timeout=timeout, auth=watch.auth) as client:
         return await read_blocks(client, watch.url, start_height, watch.seen)
 
 

@@ -60,12 +60,16 @@ from jinglian.bench.observe import (
 )
 from jinglian.bench.report import build_result
 from jinglian.bench.workloads import Workload, get_workload, kv_get_body
+from jinglian.client.identity import Identity
+from jinglian.client.reads import sign_read_headers
 from jinglian.testing.loadgen.signing import SignJob, sign_chunk, sign_jobs
 from jinglian.types.errors import InvalidInput
 
 __all__ = [
     "BODY_BYTES_MAX",
     "KEEP_UP_SHARE",
+    "QUERY_PATH",
+    "QUERY_SEGMENT_S",
     "RSS_GROWTH_PCT_MAX",
     "SEGMENT_S",
     "SPIKE_COMMIT_SHARE",
@@ -78,11 +82,16 @@ __all__ = [
     "Progress",
     "Runner",
     "run_bench",
+    "sign_query_headers",
     "sign_timed",
     "step_passes",
 ]
 
 SEGMENT_S = 240.0
+QUERY_SEGMENT_S = 20.0
+"""Seconds of queries signed at once: a signed read is accepted for 60 s only, and the next
+segment is signed as the current one starts."""
+QUERY_PATH = "/api/v1/query"
 """Seconds of load signed at once (two segments stay well inside a transaction's 590 s)."""
 BODY_BYTES_MAX = 1_000_000
 """Largest request body sent (the API refuses bodies over 1 MiB)."""
@@ -128,6 +137,17 @@ def sign_timed(job: SignJob) -> tuple[list[tuple[bytes, bytes]], float]:
     return signed, time.process_time() - started
 
 
+def sign_query_headers(job: tuple[str, str, list[bytes]]) -> list[bytes]:
+    """Worker: the signed-read header lines (ADR 0016) of ``POST /query`` with each body."""
+    net_dir, identity_name, bodies = job
+    identity = Identity.from_network(net_dir, identity_name)
+    out = []
+    for body in bodies:
+        headers = sign_read_headers(identity, "POST", QUERY_PATH, body)
+        out.append(b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()))
+    return out
+
+
 def step_passes(figures: dict[str, Any], rate: float, drained: bool) -> bool:
     """Whether a stress step kept up: enough success, enough committed, the pools emptied."""
     success = figures.get("success_rate") or 0.0
@@ -154,7 +174,8 @@ class Runner:
 
     async def run(self) -> dict[str, Any]:
         """Run the mode; its outcome (the steps are in ``self.steps``)."""
-        self._watch = BlockWatch(self.target.endpoints[0])
+        reader = Identity.from_network(self.target.net_dir, self.config.identity)
+        self._watch = BlockWatch(self.target.endpoints[0], reader)
         self._sampler = ResourceSampler(self.target.pids)
         await self._watch.start()
         sampling = asyncio.create_task(self._sampler.run())
@@ -356,7 +377,8 @@ class Runner:
             batch_max = max(1, (BODY_BYTES_MAX - 64) // (self._tx_b64_bytes + 3))
         batch = 1 if self.workload.is_query else choose_batch(rate, self.config.batch, batch_max)
         requests_total = max(1, math.ceil(rate / batch * seconds))
-        per_segment = max(1, math.ceil(rate / batch * SEGMENT_S))
+        segment_s = QUERY_SEGMENT_S if self.workload.is_query else SEGMENT_S
+        per_segment = max(1, math.ceil(rate / batch * segment_s))
         plan = _Plan(self, batch, requests_total, per_segment)
         self.on_progress(Progress(label, "signing", 0.0, seconds, rate, 0, 0, 0, 0, 0))
         plan.first = await plan.build(0)
@@ -384,6 +406,28 @@ class Runner:
         )
         signed = [tx for chunk, _ in results for tx in chunk]
         return signed, sum(cpu for _, cpu in results)
+
+    async def _sign_queries(self, count: int, seed: int) -> list[TxRequest]:
+        """``count`` ``kv.get`` queries of random written keys, their read headers signed now
+        in the worker processes (a signed read is accepted for ``READ_WINDOW_S``)."""
+        assert self._pool is not None
+        rng = random.Random(seed)
+        keys = list(self.query_keys) or ["missing"]
+        bodies = [kv_get_body(rng.choice(keys)) for _ in range(count)]
+        workers = self.config.workers
+        chunks = [bodies[i::workers] for i in range(workers)]
+        jobs = [
+            (str(self.target.net_dir), self.config.identity, chunk) for chunk in chunks if chunk
+        ]
+        pool = self._pool
+        results = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: pool.map(sign_query_headers, jobs)
+        )
+        return [
+            TxRequest(body, (), headers)
+            for chunk, signed in zip(chunks, results, strict=False)
+            for body, headers in zip(chunk, signed, strict=True)
+        ]
 
     async def _report(
         self, label: str, rate: float, total: float, log: SendLog, plan: _Plan, started: float
@@ -454,9 +498,7 @@ class _Plan:
         count = self._count(index)
         workload = self.runner.workload
         if workload.is_query:
-            rng = random.Random(index)
-            keys = self.runner.query_keys or ["missing"]
-            return [TxRequest(kv_get_body(rng.choice(keys))) for _ in range(count)]
+            return await self.runner._sign_queries(count, index)
         signed, cpu = await self.runner._sign(count * self.batch)
         self.cpu_s += cpu
         self.runner.signing_cpu_s += cpu

@@ -62,20 +62,21 @@ class RawConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
-        """Send one request; its status and body. ``OSError`` (the connection is then closed,
-        the next ``post`` opens a new one) if the server closed it or answered garbage."""
+    async def post(self, body: bytes, headers: bytes = b"") -> tuple[int, bytes]:
+        """Send one request (``headers``: extra header lines, each ending in CRLF); its status
+        and body. ``ConnectionError`` (the connection is then closed, the next ``post`` opens a
+        new one) if the server closed it or answered garbage."""
         try:
-            return await self._exchange(body)
+            return await self._exchange(body, headers)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as exc:
             await self.close()
             raise ConnectionError(f"{self._host}:{self._port}: {exc!r}") from exc
 
-    async def _exchange(self, body: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, body: bytes, headers: bytes) -> tuple[int, bytes]:
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         reader, writer = self._reader, self._writer
-        writer.write(self._head + b"%d\r\n\r\n" % len(body) + body)
+        writer.write(self._head + b"%d\r\n" % len(body) + headers + b"\r\n" + body)
         status = int((await reader.readline()).split()[1])
         length = 0
         while True:
