@@ -6,6 +6,7 @@ config; each refused change must leave the config (and all state) as it was.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from jinglian.types.errors import (
 )
 
 SUITE = get_suite("default")
+PAST = 1_690_000_000_000
+"""Before the harness's block times: certificates issued then are valid in its blocks."""
 KV = "from jinglian.contract import invoke, query\n\n@invoke\ndef set(ctx, key, value):\n    ctx.state.set(key, value)\n\n@query\ndef get(ctx, key):\n    return ctx.state.get(key)\n"
 
 
@@ -476,3 +479,63 @@ def test_method_policy_needs_the_endorsements(chain: ContractHarness) -> None:
         "contracts", "set_policy", {"name": "kv", "method": "set", "policy": None}, sender=A1
     )
     chain.invoke("kv", "set", {"key": "a", "value": 2}, sender=C1)
+
+
+def test_ca_update_and_validator_add_with_real_certificates() -> None:
+    keys = {org: SUITE.generate_key() for org in ("org1", "org2", "org3")}
+    cas = {org: issue_ca_certificate(SUITE, key, org, now_ms=PAST) for org, key in keys.items()}
+    base = harness_config(("org1", "org2", "org3"), validators=4)
+    orgs = tuple(dataclasses.replace(o, ca_cert=cas[o.id].pem) for o in base.orgs)
+    chain = ContractHarness(config=dataclasses.replace(base, orgs=orgs))
+    both = {"sender": A1, "endorsers": (A2,)}
+    node_key = SUITE.generate_key().public_key()
+    signing = issue_certificate(
+        SUITE,
+        keys["org2"],
+        cas["org2"],
+        node_key,
+        "org2",
+        "consensus",
+        "node5",
+        now_ms=PAST,
+        validity_days=3650,
+    )
+    client = issue_certificate(
+        SUITE,
+        keys["org2"],
+        cas["org2"],
+        node_key,
+        "org2",
+        "client",
+        "c",
+        now_ms=PAST,
+        validity_days=3650,
+    )
+    bad = {"name": "node5", "org": "org2", "cert": client.pem}
+    assert "role consensus" in _refused(
+        chain, InvalidInput, "chain_config", "add_validator", bad, **both
+    )
+    wrong_org = {"name": "node5", "org": "org3", "cert": signing.pem}
+    _refused(chain, InvalidInput, "chain_config", "add_validator", wrong_org, **both)
+    chain.invoke(
+        "chain_config",
+        "add_validator",
+        {"name": "node5", "org": "org2", "cert": signing.pem},
+        **both,
+    )
+    assert [v["name"] for v in _config(chain)["validators"]][-1] == "node5"
+    new_ca = issue_ca_certificate(SUITE, SUITE.generate_key(), "org3", now_ms=PAST)
+    chain.invoke("chain_config", "update_org_ca", {"id": "org3", "ca_cert": new_ca.pem}, **both)
+    assert _config(chain)["orgs"][2]["ca_cert"] == new_ca.pem
+    other = issue_ca_certificate(SUITE, SUITE.generate_key(), "org2", now_ms=PAST)
+    _refused(
+        chain,
+        InvalidInput,
+        "chain_config",
+        "update_org_ca",
+        {"id": "org3", "ca_cert": other.pem},
+        **both,
+    )
+    history = chain.query("governance", "history").value
+    assert [h["action"] for h in history[:2]] == ["org.update_ca", "validator.add"]
+    assert all(h["config_hash"] for h in history[:2])
