@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 
+# contract_cmds and txfile_cmds add their commands to the contract and tx groups of chain_cmds.
+from jinglian.cli import contract_cmds, txfile_cmds  # noqa: F401  (registers commands)
 from jinglian.cli._base import JinglianGroup
 from jinglian.cli.bench_cmds import bench
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
+from jinglian.cli.config_cmds import config
 from jinglian.cli.devnet_cmds import devnet
 from jinglian.cli.evidence_cmds import evidence
-from jinglian.cli.governance_cmds import config, proposal
 from jinglian.cli.network_cmds import init, node
+from jinglian.cli.proposal_cmds import proposal
 
 __all__ = ["cli", "main"]
 
