@@ -1,6 +1,7 @@
 """Commands that talk to a running node: tx, query, state, block, contract, chain.
 
-The governance commands add to the ``tx`` and ``contract`` groups (``governance_cmds``)."""
+The governance commands add to the ``tx`` and ``contract`` groups (``txfile_cmds``,
+``contract_cmds``)."""
 
 from __future__ import annotations
 
@@ -292,8 +293,8 @@ def _block_record_lines(record: dict[str, Any]) -> list[str]:
 def contract() -> None:
     """Deploy, upgrade, freeze and list contracts (through the `contracts` system contract).
 
-    The governed commands (deploy, upgrade, freeze, unfreeze, revoke, policy)
-    live in `governance_cmds`.
+    Each of deploy, upgrade, freeze, unfreeze, revoke and policy needs the
+    approvals its governance policy asks for (see docs/governance.md).
 
     \b
     Example:
