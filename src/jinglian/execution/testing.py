@@ -43,7 +43,7 @@ def sha256(data: bytes) -> bytes:
 def harness_config(org_ids: tuple[str, ...] = ("org1",), validators: int = 1) -> ChainConfig:
     """A chain config for in-memory tests: these organisations (no CA certificates), default
     policies, ``validators`` nodes of the first organisation (``tbft`` if more than one).
-    Enough for policies and governance; certificates are placeholders, not checked here."""
+    Enough for policies and governance: the harness never parses the certificate fields."""
     return ChainConfig(
         chain_id="harness",
         crypto="default",
