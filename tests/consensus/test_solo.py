@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from jinglian.consensus import Solo
 from jinglian.crypto import get_suite
-from jinglian.types import Commit, vote_sign_bytes
+from jinglian.types import ChainParams, Commit, vote_sign_bytes
 
 
 @dataclass
@@ -57,9 +59,8 @@ KEY = SUITE.generate_key()
 
 
 def make(app: FakeApp, clock: FakeClock, empty_blocks: bool = False) -> Solo:
-    return Solo(
-        app, clock, "test", b"v" * 32, KEY.sign, block_interval_ms=50, empty_blocks=empty_blocks
-    )
+    params = ChainParams(block_interval_ms=50, empty_blocks=empty_blocks)
+    return Solo(app, clock, "test", b"v" * 32, KEY.sign, params=lambda: params)
 
 
 def test_commits_one_signed_block_per_step_when_txs_wait() -> None:
@@ -107,3 +108,13 @@ def test_full_pool_builds_without_waiting() -> None:
     app, clock = FakeApp(waiting=[10], full=True), FakeClock()
     assert make(app, clock).step()
     assert clock.slept == 0
+
+
+def test_reads_the_parameters_in_force_before_each_block() -> None:
+    app, clock = FakeApp(waiting=[1, 1]), FakeClock()
+    params = [ChainParams(block_interval_ms=50), ChainParams(block_interval_ms=200)]
+    solo = Solo(app, clock, "test", b"v" * 32, KEY.sign, params=lambda: params[0])
+    assert solo.step()
+    params[0] = params[1]  # a params.set committed in the meantime
+    assert solo.step()
+    assert clock.slept == pytest.approx(0.25)

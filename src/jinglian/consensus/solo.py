@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jinglian.consensus.protocols import Application, Clock
-from jinglian.types import Commit, CommitSignature, vote_sign_bytes
+from jinglian.types import ChainParams, Commit, CommitSignature, vote_sign_bytes
 
 __all__ = ["IDLE_POLL_S", "Solo"]
 
@@ -30,16 +30,16 @@ class Solo:
         chain_id: str,
         validator_id: bytes,
         sign: Callable[[bytes], bytes],
-        block_interval_ms: int,
-        empty_blocks: bool,
+        params: Callable[[], ChainParams],
     ) -> None:
+        """``params`` gives the chain parameters in force (governance may change
+        ``block_interval_ms`` and ``empty_blocks``); it is read before every block."""
         self._app = app
         self._clock = clock
         self._chain_id = chain_id
         self._validator_id = validator_id
         self._sign = sign
-        self._interval_s = block_interval_ms / 1000
-        self._empty_blocks = empty_blocks
+        self._params = params
         self._stopping = False
 
     def run(self) -> None:
@@ -49,14 +49,15 @@ class Solo:
 
     def step(self) -> bool:
         """Wait for work, then build and commit at most one block; True if one was committed."""
-        if not self._app.wait_for_txs(IDLE_POLL_S) and not self._empty_blocks:
+        params = self._params()
+        if not self._app.wait_for_txs(IDLE_POLL_S) and not params.empty_blocks:
             return False
         if self._stopping:
             return False
         if not self._app.is_block_full():
-            self._clock.sleep(self._interval_s)
+            self._clock.sleep(params.block_interval_ms / 1000)
         proposal = self._app.propose_block(self._clock.now_ms())
-        if proposal is None or (proposal.tx_count == 0 and not self._empty_blocks):
+        if proposal is None or (proposal.tx_count == 0 and not params.empty_blocks):
             return False
         signature = self._sign(vote_sign_bytes(self._chain_id, proposal.height, 0, proposal.hash))
         commit = Commit(

@@ -238,15 +238,13 @@ class Node:
             raise ConfigError(
                 f"node {self.config.name!r} is not the chain's validator {validator.name!r}"
             )
-        params = self.genesis.params
         return Solo(
             app=self,  # type: ignore[arg-type]
             clock=SystemClock(),
             chain_id=self.genesis.chain_id,
             validator_id=self.cert.cert_id,
             sign=self.key.sign,
-            block_interval_ms=params.block_interval_ms,
-            empty_blocks=params.empty_blocks,
+            params=lambda: self.ledger.config().params,
         )
 
 
