@@ -31,9 +31,11 @@ ALLOWED: dict[str, set[str]] = {
     },
     "api": {"node", "types", "apps", "client"},
     "client": {"types", "crypto"},
-    "cli": {"client", "node", "types", "crypto", "apps", "bench"},
+    "cli": {"client", "node", "types", "crypto", "apps", "bench", "indexer"},
     "apps": {"contract", "client", "types"},
     "console": {"client", "types"},
+    # the SQL indexer follows a node through the client SDK (ADR 0018).
+    "indexer": {"client", "types", "crypto"},
     "testing": {
         "crypto",
         "types",

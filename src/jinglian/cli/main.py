@@ -12,6 +12,7 @@ from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.config_cmds import config
 from jinglian.cli.devnet_cmds import devnet
 from jinglian.cli.evidence_cmds import evidence
+from jinglian.cli.indexer_cmds import indexer
 from jinglian.cli.network_cmds import init, node
 from jinglian.cli.proposal_cmds import proposal
 
@@ -50,6 +51,7 @@ for command in (
     config,
     chain,
     evidence,
+    indexer,
     bench,
 ):
     cli.add_command(command)
