@@ -238,13 +238,18 @@ class Database:
         tables = [t for meta in (metadata, *self._app_metadata) for t in meta.sorted_tables]
         with self._connect("reading the tables") as connection:
             return {
-                t.name: sorted((tuple(row) for row in connection.execute(select(t))), key=repr)
+                t.name: sorted((tuple(row) for row in connection.execute(select(t))), key=_row_key)
                 for t in tables
             }
 
     def close(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """Order rows by their values; JSON values and NULLs by their text."""
+    return tuple((0, v) if isinstance(v, int | str) else (1, repr(v)) for v in row)
 
 
 def _check_follows(state: IndexState, block: BlockInfo) -> None:
