@@ -108,6 +108,24 @@ def test_blocks(http: TestClient, node: FakeNode, admin: Identity) -> None:
     assert http.get(f"/api/v1/blocks/hash/{'00' * 32}").status_code == 404
 
 
+def test_block_transactions_page(http: TestClient, node: FakeNode, admin: Identity) -> None:
+    node.hold = True
+    ids = [_submit(http, node, admin, key=f"k{n}", value=n) for n in range(3)]
+    node.commit_pending()
+    node.hold = False
+    page = http.get("/api/v1/blocks/1/txs").json()
+    assert (page["height"], page["tx_count"], page["start"]) == (1, 3, 0)
+    assert [t["id"] for t in page["txs"]] == ids
+    record = http.get(f"/api/v1/txs/{ids[1]}").json()
+    assert {k: record[k] for k in page["txs"][1]} == page["txs"][1]  # the record minus its proofs
+    second = http.get("/api/v1/blocks/1/txs", params={"start": 1, "limit": 1}).json()
+    assert [t["id"] for t in second["txs"]] == [ids[1]]
+    assert http.get("/api/v1/blocks/1/txs", params={"start": 5}).json()["txs"] == []
+    assert http.get("/api/v1/blocks/1/txs", params={"limit": 501}).status_code == 400
+    assert http.get("/api/v1/blocks/1/txs", params={"start": -1}).status_code == 400
+    assert http.get("/api/v1/blocks/9/txs").json()["error"]["code"] == "not_found"
+
+
 def test_query_with_and_without_proof(http: TestClient, node: FakeNode, admin: Identity) -> None:
     _submit(http, node, admin, key="k", value={"n": 1, "b": {"$bytes": "AAE="}})
     plain = http.post(

@@ -140,6 +140,32 @@ def render_tx_record(record: TxRecord) -> dict[str, Any]:
     }
 
 
+def render_block_txs(record: BlockRecord, start: int, limit: int) -> dict[str, Any]:
+    """Transactions ``start`` .. ``start + limit - 1`` of a block with their receipts (no
+    proofs: fetch ``/txs/{id}`` or the block's header and commit to verify one)."""
+    block_hash = record.hash.hex()
+    height = record.block.header.height
+    chosen = range(start, min(start + limit, len(record.block.txs)))
+    return {
+        "height": height,
+        "hash": block_hash,
+        "tx_count": len(record.block.txs),
+        "start": start,
+        "txs": [
+            {
+                "id": record.block.txs[i].id.hex(),
+                "height": height,
+                "index": i,
+                "block_hash": block_hash,
+                "body": render_tx_body(record.block.txs[i].body),
+                "endorsements": [render_endorsement(e) for e in record.block.txs[i].endorsements],
+                "receipt": render_receipt(record.receipts[i]),
+            }
+            for i in chosen
+        ],
+    }
+
+
 def render_block_record(record: BlockRecord) -> dict[str, Any]:
     """A block: header, hash, transaction ids, receipt summaries and commit."""
     return {

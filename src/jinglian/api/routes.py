@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from jinglian.api.readers import read_access
 from jinglian.api.render import (
     render_block_record,
+    render_block_txs,
     render_chain_info,
     render_query_result,
     render_state_record,
@@ -48,6 +49,8 @@ __all__ = ["API_PREFIX", "METRICS_CONTENT_TYPE", "TX_WAIT_S_MAX", "build_metrics
 API_PREFIX = "/api/v1"
 TX_WAIT_S_MAX = 120.0
 """Longest a client may ask ``POST /txs?wait=true`` to wait for a commit."""
+BLOCK_TXS_PAGE_MAX = 500
+"""Most transactions one page of ``GET /blocks/{height}/txs`` holds."""
 STATE_KEY_CHARS_MAX = 1024
 """Longest contract state key the state route accepts."""
 STATE_VALUE_BYTES_MAX = 16 * 1024 * 1024
@@ -223,6 +226,26 @@ def _add_block_routes(router: APIRouter, services: NodeServices) -> None:
     async def block_at(height: Height) -> JSONResponse:
         """The committed block at this height."""
         return _block_response(services.get_block(height), f"no committed block at {height}")
+
+    @router.get(
+        "/blocks/{height}/txs",
+        summary="A block's transactions with their receipts",
+        tags=["blocks"],
+        dependencies=[read_access(services, "query")],
+    )
+    async def block_txs(
+        height: Height,
+        start: Annotated[int, Query(ge=0, description="Index of the first transaction.")] = 0,
+        limit: Annotated[
+            int, Query(ge=1, le=BLOCK_TXS_PAGE_MAX, description="Most transactions to return.")
+        ] = BLOCK_TXS_PAGE_MAX,
+    ) -> JSONResponse:
+        """Bodies, signatures and receipts (events included) of the block's transactions, in
+        order, a page at a time; no proofs (those are on `/txs/{id}`)."""
+        record = services.get_block(height)
+        if record is None:
+            raise NotFound(f"no committed block at {height}")
+        return JSONResponse(render_block_txs(record, start, limit))
 
 
 def _block_response(record: BlockRecord | None, missing: str) -> JSONResponse:

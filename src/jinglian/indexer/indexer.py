@@ -11,7 +11,8 @@ Ordering rules:
   index records the chain id and genesis hash it holds. Any mismatch stops
   the indexer with ``WrongChain`` or ``InvalidBlock``: the node serves a
   different chain, and no row of it is written.
-- Catch-up reads ``GET /blocks/{h}`` and ``GET /txs/{id}`` through the SDK,
+- Catch-up reads ``GET /blocks/{h}`` and its transactions with receipts a
+  page at a time (``GET /blocks/{h}/txs``) through the SDK,
   up to ``FETCH_REQUESTS_MAX`` requests and ``PREFETCH_BLOCKS_MAX`` blocks
   ahead at once; writes stay in order. Live, the indexer follows the node's
   block stream and fills any gap by height, so a dropped stream message
@@ -42,6 +43,7 @@ from jinglian.indexer.records import (
 from jinglian.indexer.store import Database, Handler, IndexState
 from jinglian.types.errors import (
     Busy,
+    DecodeError,
     InvalidBlock,
     NotFound,
     Timeout,
@@ -63,6 +65,8 @@ T = TypeVar("T")
 FETCH_REQUESTS_MAX = 16
 """Requests to the node in flight at once while catching up."""
 PREFETCH_BLOCKS_MAX = 8
+TXS_PAGE = 500
+"""Transactions per ``GET /blocks/{h}/txs`` request (the node's page limit)."""
 """Blocks fetched ahead of the one being written."""
 FOLLOW_POLL_S = 5.0
 """With no stream message for this long, the indexer asks the node for its head anyway."""
@@ -259,14 +263,24 @@ class Indexer:
 
     async def _fetch_block(self, height: int) -> IndexedBlock:
         block = parse_block(await self._request(self.client.get_block(height)), height)
-        txs = await asyncio.gather(
-            *(self._fetch_tx(block.tx_ids[i], block, i) for i in range(len(block.tx_ids)))
+        pages = await asyncio.gather(
+            *(self._fetch_page(block, start) for start in range(0, len(block.tx_ids), TXS_PAGE))
         )
-        return IndexedBlock(block, tuple(txs))
+        return IndexedBlock(block, tuple(tx for page in pages for tx in page))
 
-    async def _fetch_tx(self, tx_id: str, block: BlockInfo, index: int) -> TxInfo:
-        record = await self._request(self.client.call_api("GET", f"/txs/{tx_id}"))
-        return parse_tx_record(record, block, index)
+    async def _fetch_page(self, block: BlockInfo, start: int) -> list[TxInfo]:
+        """One page of ``GET /blocks/{h}/txs``: the transactions with their receipts."""
+        params = {"start": start, "limit": TXS_PAGE}
+        page = await self._request(
+            self.client.call_api("GET", f"/blocks/{block.height}/txs", params=params)
+        )
+        records = page.get("txs") if isinstance(page, dict) else None
+        expected = min(TXS_PAGE, len(block.tx_ids) - start)
+        if not isinstance(records, list) or len(records) != expected:
+            raise DecodeError(
+                f"block {block.height}: the node's page of transactions from {start} is malformed"
+            )
+        return [parse_tx_record(r, block, start + n) for n, r in enumerate(records)]
 
     async def _request(self, call: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
