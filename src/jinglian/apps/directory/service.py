@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jinglian.apps.directory import contract as _chain_code
 from jinglian.client import Client, GovernedResult, Identity, gather_approvals, invoke_governed
 from jinglian.types.errors import DecodeError, InvalidInput, error_from_code
 
@@ -99,22 +100,9 @@ def deploy_directory_contract(
 
 
 def canon(value: Any) -> str:
-    """The contract's unambiguous text of a value (see ``contract.py``)."""
-    if value is None:
-        return "n"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int):
-        return f"i{value};"
-    if isinstance(value, str):
-        return f"s{len(value.encode('utf-8'))}:{value}"
-    if isinstance(value, list | tuple):
-        return "l" + "".join(canon(item) for item in value) + "e"
-    if isinstance(value, Mapping):
-        return "d" + "".join(canon(key) + canon(value[key]) for key in sorted(value)) + "e"
-    raise InvalidInput(f"canon takes None, bool, int, str, lists and maps, not {type(value)}")
+    """The contract's unambiguous text of a value (``None``, bools, ints, text, lists and
+    maps, as decoded from the chain): the contract's own function, so the two cannot differ."""
+    return str(_chain_code.canon(value))  # type: ignore[no-untyped-call]
 
 
 def verify_log(
