@@ -119,9 +119,11 @@ def wait_for_height(
 def wait_for_same_head(
     nodes: Sequence[ClusterNode], timeout_s: float = CHAIN_CHECK_TIMEOUT_S
 ) -> tuple[int, str]:
-    """Wait until every node has the same head (height and hash); that head.
+    """Wait until every node has the same head (height and hash) and an empty pool; that head.
 
     Meant for a cluster without load: nodes that keep committing may never meet.
+    Transactions still in a pool after the load stopped are load too: a head
+    seen while they wait would be overtaken by their block.
     """
     deadline = time.monotonic() + timeout_s
     heads: dict[str, tuple[int, str | None] | str] = {}
@@ -135,13 +137,26 @@ def wait_for_same_head(
         distinct = set(heads.values())
         if len(distinct) == 1:
             head = distinct.pop()
-            if isinstance(head, tuple) and head[1] is not None:
+            if isinstance(head, tuple) and head[1] is not None and _pools_empty(nodes):
                 _log.info("every node at head %d", head[0])
                 return head[0], head[1]
         time.sleep(POLL_S)
     raise AssertionError(
         f"nodes did not agree on a head within {timeout_s:g} s: {heads}\n" + _log_tails(nodes)
     )
+
+
+def _pools_empty(nodes: Sequence[ClusterNode]) -> bool:
+    """True if no node has transactions waiting (``/health``'s ``mempool_txs``)."""
+    with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        for node in nodes:
+            try:
+                health = client.get(f"{node.api_url}/api/v1/health").json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            if health.get("mempool_txs", 0) != 0:
+                return False
+    return True
 
 
 def assert_same_chain(nodes: Sequence[ClusterNode]) -> int:
