@@ -572,3 +572,39 @@ def test_gas_of_the_main_calls(
         for name, used in gas.items():
             print(f"directory gas: {name}: {used}")
     assert all(0 < used < 1_000_000 for used in gas.values())
+
+
+# -- exchange endpoint -----------------------------------------------------------------------
+
+
+def test_a_department_publishes_and_withdraws_its_exchange_url(chain: ContractHarness) -> None:
+    head_before = ask(chain, "head", {"org": "org1"})
+    call(chain, "set_exchange", {"url": "https://planning.example:7443"})
+    found = ask(chain, "exchange", {"org": "org1"})
+    assert (found["url"], found["status"], found["version"]) == (
+        "https://planning.example:7443",
+        "active",
+        1,
+    )
+    assert ask(chain, "head", {"org": "org1"})["seq"] == head_before["seq"] + 1
+    assert ask(chain, "exchange", {"org": "org2"}) is None
+    call(chain, "set_exchange", {"url": ""})
+    found = ask(chain, "exchange", {"org": "org1"})
+    assert (found["url"], found["status"], found["version"]) == ("", "retired", 2)
+
+
+@pytest.mark.parametrize(
+    ("url", "sender", "message"),
+    [
+        ("http://planning.example:7443", A1, "https://"),
+        ("https://", A1, "https://"),
+        ("https://a b", A1, "no spaces"),
+        ("https://" + "a" * 200, A1, "at most 200"),
+        (7443, A1, "text"),
+        ("https://planning.example:7443", C1, "admin"),
+    ],
+)
+def test_bad_exchange_urls_are_refused(
+    chain: ContractHarness, url: Any, sender: Sender, message: str
+) -> None:
+    refused(chain, "set_exchange", {"url": url}, message, sender)

@@ -597,6 +597,36 @@ def retire_division(ctx, division_id):
     return done
 
 
+# -- exchange endpoint ------------------------------------------------------------------------
+
+URL_CHARS_MAX = 200
+
+
+@invoke
+def set_exchange(ctx, url):
+    """Publish where the sender's department serves granted data: its exchange service's URL.
+
+    ``url`` is ``https://host:port`` (mutual TLS on member certificates); an
+    empty string withdraws it. A change to the department's directory, so it
+    is logged and moves its head.
+    """
+    check_role(ctx, DIRECTORY_ROLES, "set_exchange")
+    if not isinstance(url, str) or len(url) > URL_CHARS_MAX:
+        ctx.fail(f"url must be text of at most {URL_CHARS_MAX} characters")
+    if url and (not url.startswith("https://") or len(url) <= len("https://") or " " in url):
+        ctx.fail("url must start with https:// and hold no spaces")
+    org = ctx.sender.org
+    key = f"exch:{org}"
+    old = ctx.state.get(key)
+    entry = stamp(ctx, {"org": org, "url": url}, old)
+    if not url:
+        entry["status"] = "retired"
+    ctx.state.set(key, entry)
+    done = record_change(ctx, "exchange", "put" if url else "retire", key, entry)
+    done["version"] = entry["version"]
+    return done
+
+
 # -- settings ---------------------------------------------------------------------------------
 
 
@@ -987,6 +1017,13 @@ def confirm(ctx, delivery_id, payload_hash):
 
 
 # -- queries ----------------------------------------------------------------------------------
+
+
+@query
+def exchange(ctx, org):
+    """Where ``org`` serves granted data (``{"org", "url", "status", ...}``), or None."""
+    check_id(ctx, "org", org)
+    return ctx.state.get(f"exch:{org}")
 
 
 @query

@@ -199,6 +199,11 @@ def put_division(
     return _invoke(client, contract, "put_division", args)  # type: ignore[no-any-return]
 
 
+def set_exchange(client: Client, url: str, *, contract: str = CONTRACT_NAME) -> dict[str, Any]:
+    """Publish the department's exchange service URL (``https://host:port``; ``""`` withdraws it)."""
+    return _invoke(client, contract, "set_exchange", {"url": url})  # type: ignore[no-any-return]
+
+
 def retire_division(
     client: Client, division_id: str, *, contract: str = CONTRACT_NAME
 ) -> dict[str, Any]:
@@ -318,6 +323,11 @@ def _query_list(client: Client, name: str, method: str, args: dict[str, Any]) ->
     if not isinstance(value, list):
         raise DecodeError(f"{name}.{method} returned a {type(value).__name__}, not a list")
     return value
+
+
+def exchange(client: Client, org: str, *, contract: str = CONTRACT_NAME) -> dict[str, Any] | None:
+    """Where ``org`` serves granted data: ``{"org", "url", "status", ...}``, or None."""
+    return _query(client, contract, "exchange", {"org": org})  # type: ignore[no-any-return]
 
 
 def duty(
