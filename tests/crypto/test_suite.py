@@ -27,6 +27,8 @@ EXPECTED_EXPORTS = [
     "load_certificate",
     "merkle_proof",
     "merkle_root",
+    "open_sealed",
+    "seal",
     "validate_certificate",
     "verify_merkle_proof",
 ]

@@ -9,7 +9,9 @@ per chain in the genesis file with :func:`get_suite`:
 Main types: :class:`PrivateKey` / :class:`PublicKey` (from a suite),
 :class:`Certificate` (X.509 v3, organisation in ``O``, role in ``OU``, name in
 ``CN``; see :data:`ROLES`), and the RFC 6962 Merkle functions, which take the
-suite's ``hash`` as ``hash_fn``.
+suite's ``hash`` as ``hash_fn``. :func:`seal` / :func:`open_sealed` encrypt a
+payload to a certificate's public key (ECIES with AES-256-GCM on ``default``,
+SM2 encryption with SM4-GCM on ``gm``; :mod:`jinglian.crypto.seal`).
 
 This package imports only the standard library, ``cryptography``, libcrypto
 (through ctypes) and the error tree ``jinglian.types.errors``. Unusable
@@ -29,6 +31,7 @@ from jinglian.crypto.certs import (
 )
 from jinglian.crypto.keys import PrivateKey, PublicKey
 from jinglian.crypto.merkle import merkle_proof, merkle_root, verify_merkle_proof
+from jinglian.crypto.seal import open_sealed, seal
 from jinglian.crypto.suite import SUITE_NAMES, Suite, get_suite
 
 __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/crypto/test_suite.py)
@@ -44,6 +47,8 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/crypto/test_su
     "load_certificate",
     "merkle_proof",
     "merkle_root",
+    "open_sealed",
+    "seal",
     "validate_certificate",
     "verify_merkle_proof",
 ]

@@ -31,6 +31,7 @@ from jinglian.types.errors import CryptoError
 
 __all__ = [
     "OPENSSL_VERSION_MIN",
+    "PKEY_CRYPT_BYTES_MAX",
     "Pkey",
     "build_certificate",
     "decode_private_key",
@@ -39,6 +40,8 @@ __all__ = [
     "encode_public_key",
     "generate_key",
     "openssl_version",
+    "pkey_decrypt",
+    "pkey_encrypt",
     "sign",
     "verify",
 ]
@@ -384,3 +387,63 @@ def build_certificate(
         mctx = _init_md_ctx(stack, _EVP_DigestSignInit_ex, signer, md_name, dist_id)
         _check_ok(_X509_sign_ctx(x509, mctx), "certificate signing")
         return _encode(_i2d_X509, x509, "certificate")
+
+
+# -- public-key encryption (SM2 encryption, GB/T 32918.4) ----------------------------------------
+
+_EVP_PKEY_CTX_new_from_pkey = _bind(
+    "EVP_PKEY_CTX_new_from_pkey", _c_void_p, _c_void_p, _c_void_p, _c_char_p
+)
+_EVP_PKEY_encrypt_init = _bind("EVP_PKEY_encrypt_init", _c_int, _c_void_p)
+_EVP_PKEY_encrypt = _bind(
+    "EVP_PKEY_encrypt",
+    _c_int,
+    _c_void_p,
+    _c_char_p,
+    ctypes.POINTER(_c_size_t),
+    _c_char_p,
+    _c_size_t,
+)
+_EVP_PKEY_decrypt_init = _bind("EVP_PKEY_decrypt_init", _c_int, _c_void_p)
+_EVP_PKEY_decrypt = _bind(
+    "EVP_PKEY_decrypt",
+    _c_int,
+    _c_void_p,
+    _c_char_p,
+    ctypes.POINTER(_c_size_t),
+    _c_char_p,
+    _c_size_t,
+)
+
+PKEY_CRYPT_BYTES_MAX = 4096
+"""The largest input :func:`pkey_encrypt` and :func:`pkey_decrypt` take: they wrap short keys."""
+
+
+def _pkey_crypt(pkey: Pkey, init: Any, crypt: Any, data: bytes, what: str) -> bytes:
+    if len(data) > PKEY_CRYPT_BYTES_MAX:
+        raise CryptoError(f"{what}: input is over {PKEY_CRYPT_BYTES_MAX} bytes")
+    with ExitStack() as stack:
+        ctx = _check_ptr(_EVP_PKEY_CTX_new_from_pkey(None, pkey.ptr, None), f"{what} context")
+        stack.callback(_EVP_PKEY_CTX_free, ctx)
+        _check_ok(init(ctx), f"{what} init")
+        size = _c_size_t(0)
+        _check_ok(crypt(ctx, None, ctypes.byref(size), data, len(data)), what)
+        buffer = ctypes.create_string_buffer(max(size.value, 1))
+        _check_ok(crypt(ctx, buffer, ctypes.byref(size), data, len(data)), what)
+        return buffer.raw[: size.value]
+
+
+def pkey_encrypt(pkey: Pkey, plaintext: bytes) -> bytes:
+    """Public-key encryption of a short ``plaintext`` (SM2 keys: GB/T 32918.4 with SM3, DER)."""
+    return _pkey_crypt(pkey, _EVP_PKEY_encrypt_init, _EVP_PKEY_encrypt, plaintext, "encryption")
+
+
+def pkey_decrypt(pkey: Pkey, ciphertext: bytes) -> bytes:
+    """The plaintext of :func:`pkey_encrypt`'s output; CryptoError if it does not decrypt."""
+    try:
+        return _pkey_crypt(
+            pkey, _EVP_PKEY_decrypt_init, _EVP_PKEY_decrypt, ciphertext, "decryption"
+        )
+    except CryptoError:
+        _ERR_clear_error()
+        raise
