@@ -541,6 +541,96 @@ def test_bad_queries_are_refused(
         ask(published, method, args)
 
 
+# -- events carry what an index needs ---------------------------------------------------------
+
+
+def test_changed_events_carry_the_new_entry(published: ContractHarness) -> None:
+    chain = published
+    result = chain.invoke("directory", "put_catalog", catalog_args(name="土地利用规划"), sender=A1)
+    [event] = result.events
+    stored = ask(chain, "catalog", {"org": "org1", "code": PLAN})
+    assert event.data["entry"] == {k: v for k, v in stored.items() if k != "item_count"}
+    retired = chain.invoke("directory", "retire_duty", {"duty_id": "water"}, sender=A2)
+    assert retired.events[0].data["entry"] == ask(
+        chain, "duty", {"org": "org2", "duty_id": "water"}
+    )
+
+
+def test_items_batches_go_out_in_bounded_events_before_the_change(
+    published: ContractHarness,
+) -> None:
+    chain = published
+    result = chain.invoke(
+        "directory", "put_items", {"catalog": PLAN, "items": make_items(30, "g")}, sender=A1
+    )
+    topics = [e.topic for e in result.events]
+    assert topics == ["items", "items", "items", "changed"]
+    assert "entry" not in result.events[-1].data
+    sent = [item for e in result.events[:-1] for item in e.data["items"]]
+    assert [len(e.data["items"]) for e in result.events[:-1]] == [12, 12, 6]
+    stored = ask(chain, "items", {"org": "org1", "catalog": PLAN, "limit": 100})
+    by_code = {entry["code"]: entry for entry in stored}
+    for item in sent:
+        entry = by_code[item["code"]]
+        assert item == {k: entry[k] for k in item}
+    retired = chain.invoke(
+        "directory", "retire_items", {"catalog": PLAN, "codes": ["g000"]}, sender=A1
+    )
+    assert retired.events[0].data["action"] == "retire"
+    assert retired.events[0].data["items"][0]["status"] == "retired"
+
+
+def test_the_largest_items_batch_and_request_fit_in_their_events(
+    published: ContractHarness,
+) -> None:
+    """Events are bounded (16 KiB): the largest valid batch and request must still go through."""
+    chain = published
+    wide = "\U0001f30a" * 128  # 4 UTF-8 bytes each: the longest name by bytes
+    items = [
+        {
+            "code": f"{n:03d}".ljust(64, "x"),
+            "name": wide,
+            "data_type": "datetime",
+            "sensitivity": "restricted",
+            "standard": wide,
+        }
+        for n in range(200)
+    ]
+    for first in (0, 100):  # 100 such items are the most one call's arguments can hold
+        batch = {"catalog": OPEN, "items": items[first : first + 100]}
+        result = chain.invoke("directory", "put_items", batch, sender=A1)
+        assert len(result.events) == 100 // 12 + 2
+    codes = [item["code"] for item in items]
+    args = request_args(OPEN, items=codes, purpose="\U0001f30a" * 500, division="flood")
+    done = chain.invoke("directory", "request", args, sender=C2)
+    [requested] = [e for e in done.events if e.topic == "requested"]
+    assert requested.data["items"] == codes and requested.data["purpose"] == args["purpose"]
+
+
+def test_sharing_events_carry_the_request_and_delivery_fields(published: ContractHarness) -> None:
+    chain = published
+    requested = chain.invoke(
+        "directory", "request", request_args(division="flood"), sender=C2
+    ).events[0]
+    assert {k: requested.data[k] for k in ("items", "duty", "division", "purpose")} == {
+        "items": ["f000", "f001"],
+        "duty": "water",
+        "division": "flood",
+        "purpose": "flood risk model",
+    }
+    assert requested.data["period_days"] == 30
+    call(chain, "approve", {"request_id": 1}, C1)
+    request_hash, response_hash = sha256(b"GET"), sha256(b"data")
+    args = {"grant_id": 1, "request_hash": request_hash, "response_hash": response_hash, "size": 4}
+    delivered = chain.invoke("directory", "deliver", args, sender=C1).events[0]
+    assert delivered.data["request_hash"] == request_hash.hex()
+    confirmed = chain.invoke(
+        "directory", "confirm", {"delivery_id": 1, "payload_hash": sha256(b"x")}, sender=C2
+    ).events[0]
+    assert confirmed.data["payload_hash"] == sha256(b"x").hex()
+    assert confirmed.data["match"] is False
+
+
 # -- gas ---------------------------------------------------------------------------------------
 
 

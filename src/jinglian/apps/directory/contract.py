@@ -37,6 +37,14 @@ Sharing::
     set_settings(reply_deadline_ms=None, period_days_max=None)   admins of a majority of
                                                                  member organisations
 
+Events (each addressed by ``orgs`` to the departments concerned): ``changed``
+``{orgs, kind, action, key, seq, head, entry}`` for each directory change
+(``entry``: the new version; absent for items batches, which go out first as
+``items`` ``{orgs, catalog, action, items}`` events of at most ITEMS_PER_EVENT
+entries); ``requested``, ``granted``, ``rejected``, ``revoked``,
+``delivered``, ``confirmed`` and ``settings`` with the fields an index needs
+to follow the workflow without reading state (``docs/apps/directory.md``).
+
 Queries: ``duty``, ``catalog``, ``item``, ``items``, ``catalogs``, ``division``,
 ``divisions``, ``head``, ``log``, ``settings``, ``get_request``, ``get_grant``,
 ``get_delivery``, ``deliveries``, ``requests_to``, ``requests_from``.
@@ -68,6 +76,7 @@ RELATED_MAX = 16
 ITEMS_BATCH_MAX = 200
 ITEMS_PER_CATALOG_MAX = 1000
 ITEMS_PER_REQUEST_MAX = 200
+ITEMS_PER_EVENT = 12
 LIST_LIMIT_MAX = 100
 SCAN_MAX = 1000
 SIZE_MAX = 4611686018427387904
@@ -257,8 +266,13 @@ def empty_head(org):
     return {"org": org, "seq": 0, "head": "", "height": 0, "time": 0}
 
 
-def record_change(ctx, kind, action, key, entry):
-    """Append one change to the sender's department log and advance its head."""
+def record_change(ctx, kind, action, key, entry, announce=True):
+    """Append one change to the sender's department log and advance its head.
+
+    The ``changed`` event carries the new entry when ``announce`` (every kind
+    but items, whose batches go out in ``items`` events first), so an index
+    can follow the directory from events alone.
+    """
     org = ctx.sender.org
     entry_hash = ctx.hash(canon(entry)).hex()
     current = ctx.state.get(f"head:{org}") or empty_head(org)
@@ -285,10 +299,11 @@ def record_change(ctx, kind, action, key, entry):
         f"head:{org}",
         {"org": org, "seq": seq, "head": head, "height": ctx.block_height, "time": ctx.block_time},
     )
-    ctx.emit(
-        "changed",
-        {"orgs": [org], "kind": kind, "action": action, "key": key, "seq": seq, "head": head},
-    )
+    announced = {"orgs": [org], "kind": kind, "action": action, "key": key, "seq": seq}
+    announced["head"] = head
+    if announce:
+        announced["entry"] = entry
+    ctx.emit("changed", announced)
     return {"org": org, "seq": seq, "head": head, "hash": entry_hash}
 
 
@@ -493,6 +508,26 @@ def check_item(ctx, index, item):
     check_text(ctx, f"{field}.standard", item.get("standard", ""), STANDARD_CHARS_MAX, False)
 
 
+def announce_items(ctx, catalog, action, written):
+    """Emit ``items`` events of at most ITEMS_PER_EVENT entries each (events are bounded)."""
+    org = ctx.sender.org
+    for first in range(0, len(written), ITEMS_PER_EVENT):
+        chunk = []
+        for entry in written[first : first + ITEMS_PER_EVENT]:
+            chunk.append(
+                {
+                    "code": entry["code"],
+                    "name": entry["name"],
+                    "data_type": entry["data_type"],
+                    "sensitivity": entry["sensitivity"],
+                    "standard": entry["standard"],
+                    "status": entry["status"],
+                    "version": entry["version"],
+                }
+            )
+        ctx.emit("items", {"orgs": [org], "catalog": catalog, "action": action, "items": chunk})
+
+
 @invoke
 def put_items(ctx, catalog, items):
     """Publish or update 1..ITEMS_BATCH_MAX data items of one of the department's catalogs."""
@@ -535,7 +570,8 @@ def put_items(ctx, catalog, items):
         ctx.fail(f"catalog {catalog} would hold {count} items, over {ITEMS_PER_CATALOG_MAX}")
     if added:
         ctx.state.set(count_key, count)
-    done = record_change(ctx, "items", "put", f"cat:{org}:{catalog}", written)
+    announce_items(ctx, catalog, "put", written)
+    done = record_change(ctx, "items", "put", f"cat:{org}:{catalog}", written, False)
     done["count"] = len(written)
     return done
 
@@ -556,7 +592,8 @@ def retire_items(ctx, catalog, codes):
         entry = restamp(ctx, old, "retired")
         ctx.state.set(key, entry)
         written.append(entry)
-    done = record_change(ctx, "items", "retire", f"cat:{org}:{catalog}", written)
+    announce_items(ctx, catalog, "retire", written)
+    done = record_change(ctx, "items", "retire", f"cat:{org}:{catalog}", written, False)
     done["count"] = len(written)
     return done
 
@@ -840,6 +877,11 @@ def request(ctx, provider, catalog, items, duty, purpose, period_days, division=
             "catalog": catalog,
             "status": req["status"],
             "deadline": req["deadline"],
+            "items": items,
+            "duty": duty,
+            "division": division,
+            "purpose": purpose,
+            "period_days": period_days,
         },
     )
     if not conditional:
@@ -978,6 +1020,7 @@ def deliver(ctx, grant_id, request_hash, response_hash, size):
             "provider": grant["provider"],
             "grant": grant_id,
             "delivery": number,
+            "request_hash": request_hex,
             "response_hash": response_hex,
             "size": size,
         },
@@ -1010,6 +1053,7 @@ def confirm(ctx, delivery_id, payload_hash):
             "provider": found["provider"],
             "grant": found["grant"],
             "delivery": delivery_id,
+            "payload_hash": payload_hex,
             "match": match,
         },
     )
