@@ -10,6 +10,7 @@ from typing import Any
 import click
 import httpx
 
+from jinglian.apps.directory.index import add_directory_handler
 from jinglian.cli._base import Target, emit, json_option, target_options
 from jinglian.client import AsyncClient, find_network_dir
 from jinglian.indexer import Database, IndexedBlock, Indexer, IndexState, open_database
@@ -28,6 +29,18 @@ db_option = click.option(
     help="Database URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB "
     f"(default: sqlite:///NET/{INDEX_FILE}).",
 )
+directory_option = click.option(
+    "--directory-contract",
+    "directory_contract",
+    default="directory",
+    show_default=True,
+    help="Name the directory contract is deployed under (its events fill the dir_* tables).",
+)
+
+
+def add_app_handlers(idx: Indexer, directory_contract: str) -> None:
+    """Register every known app's handler: the apps' tables are filled with the index."""
+    add_directory_handler(idx, directory_contract)
 
 
 @click.group()
@@ -50,9 +63,12 @@ def indexer() -> None:
 @indexer.command("run")
 @db_option
 @click.option("--once", is_flag=True, help="Index up to the node's head, then exit.")
+@directory_option
 @target_options
 @json_option
-def indexer_run(db_url: str | None, once: bool, as_json: bool, **target: Any) -> None:
+def indexer_run(
+    db_url: str | None, once: bool, directory_contract: str, as_json: bool, **target: Any
+) -> None:
     """Index every block up to the head, then follow new blocks until Ctrl-C.
 
     Progress goes to stderr; with --once the command exits at the head and
@@ -68,7 +84,9 @@ def indexer_run(db_url: str | None, once: bool, as_json: bool, **target: Any) ->
     database = open_database(db_url or _default_url(tgt))
     progress = _Progress(quiet=as_json)
     try:
-        state: IndexState | None = asyncio.run(_run(tgt, database, progress, once=once))
+        state: IndexState | None = asyncio.run(
+            _run(tgt, database, progress, once=once, directory_contract=directory_contract)
+        )
     except KeyboardInterrupt:
         state = database.load_state()
     finally:
@@ -111,9 +129,12 @@ def indexer_status(db_url: str | None, as_json: bool, **target: Any) -> None:
 
 @indexer.command("rebuild")
 @db_option
+@directory_option
 @target_options
 @json_option
-def indexer_rebuild(db_url: str | None, as_json: bool, **target: Any) -> None:
+def indexer_rebuild(
+    db_url: str | None, directory_contract: str, as_json: bool, **target: Any
+) -> None:
     """Drop every index table and index the chain again from block 1 up to the head.
 
     Stop any `jinglian indexer run` on the same database first.
@@ -126,7 +147,7 @@ def indexer_rebuild(db_url: str | None, as_json: bool, **target: Any) -> None:
     database = open_database(db_url or _default_url(tgt))
     progress = _Progress(quiet=as_json)
     try:
-        state = asyncio.run(_rebuild(tgt, database, progress))
+        state = asyncio.run(_rebuild(tgt, database, progress, directory_contract))
     finally:
         database.close()
     _emit_state(as_json, database, state, progress)
@@ -147,10 +168,13 @@ def _async_client(tgt: Target) -> AsyncClient:
         return AsyncClient(client.base_url, client.identity)
 
 
-async def _run(tgt: Target, database: Database, progress: _Progress, *, once: bool) -> IndexState:
+async def _run(
+    tgt: Target, database: Database, progress: _Progress, *, once: bool, directory_contract: str
+) -> IndexState:
     client = _async_client(tgt)
     try:
         idx = Indexer(client, database, on_block=progress.on_block, on_notice=progress.notice)
+        add_app_handlers(idx, directory_contract)
         state = await idx.open()
         progress.start(state)
         if once:
@@ -161,10 +185,13 @@ async def _run(tgt: Target, database: Database, progress: _Progress, *, once: bo
         await client.aclose()
 
 
-async def _rebuild(tgt: Target, database: Database, progress: _Progress) -> IndexState:
+async def _rebuild(
+    tgt: Target, database: Database, progress: _Progress, directory_contract: str
+) -> IndexState:
     client = _async_client(tgt)
     try:
         idx = Indexer(client, database, on_block=progress.on_block, on_notice=progress.notice)
+        add_app_handlers(idx, directory_contract)
         progress.start(None)
         return await idx.rebuild()
     finally:

@@ -16,7 +16,8 @@ HTTP status the API maps it to::
     │   └── DuplicateTransaction
     ├── InvalidBlock
     ├── InvalidReceipt               an evidence receipt does not prove its claim
-    │   └── DigestMismatch           the file is not the one deposited
+    │   ├── DigestMismatch           the file is not the one deposited
+    │   └── PayloadMismatch          delivered data is not what the chain recorded
     ├── PermissionDenied             identity known but not allowed
     │   ├── UnknownIdentity          certificate does not chain to a member CA
     │   ├── CertificateExpired
@@ -65,6 +66,7 @@ __all__ = [
     "JinglianError",
     "NotFound",
     "OutOfGas",
+    "PayloadMismatch",
     "PermissionDenied",
     "PolicyNotSatisfied",
     "ProposalClosed",
@@ -75,6 +77,7 @@ __all__ = [
     "TooLarge",
     "TransactionExpired",
     "Unauthenticated",
+    "Unavailable",
     "UnknownContract",
     "UnknownIdentity",
     "UnknownMethod",
@@ -237,6 +240,20 @@ class ConfigError(JinglianError):
 
 class CryptoError(JinglianError):
     code = "crypto_error"
+
+
+class PayloadMismatch(InvalidReceipt):
+    """Delivered data does not hash to what its delivery record on chain says."""
+
+    code = "payload_mismatch"
+
+
+class Unavailable(JinglianError):
+    """A part of this node that the request needs is not configured or cannot be read now
+    (e.g. the directory's SQL index)."""
+
+    code = "unavailable"
+    http_status = 503
 
 
 def _all_subclasses(cls: type[JinglianError]) -> list[type[JinglianError]]:
