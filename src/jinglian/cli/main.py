@@ -12,6 +12,7 @@ from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.config_cmds import config
 from jinglian.cli.devnet_cmds import devnet
 from jinglian.cli.evidence_cmds import evidence
+from jinglian.cli.exchange_cmds import exchange
 from jinglian.cli.indexer_cmds import indexer
 from jinglian.cli.network_cmds import init, node
 from jinglian.cli.proposal_cmds import proposal
@@ -53,6 +54,7 @@ for command in (
     evidence,
     indexer,
     bench,
+    exchange,
 ):
     cli.add_command(command)
 
