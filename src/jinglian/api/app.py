@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from jinglian.api.directory import add_directory_routes
 from jinglian.api.errors import REQUEST_BYTES_MAX, BodyLimitMiddleware, install_error_handlers
 from jinglian.api.evidence import add_evidence_routes
 from jinglian.api.routes import API_PREFIX, build_metrics, build_router
@@ -41,5 +42,6 @@ def create_app(services: NodeServices) -> FastAPI:
     app.include_router(build_stream_router(services, API_PREFIX))
     app.include_router(build_metrics(services))
     add_evidence_routes(app, services)
+    add_directory_routes(app, services)
     app.add_middleware(BodyLimitMiddleware, limit=REQUEST_BYTES_MAX)
     return app

@@ -18,6 +18,13 @@ file are relative to the node directory. Example::
     p2p_port = 9601
     peers = ["127.0.0.1:9602"]
     log_level = "info"
+    index_db = "sqlite:///../../index.sqlite"
+
+``index_db`` (optional, empty by default) is the SQLAlchemy URL of the SQL
+index that ``jinglian indexer run`` writes (``sqlite:///FILE``, a relative
+FILE taken from the node directory, or ``postgresql://...``). The node only
+reads it: the directory's search, department and report routes answer from
+it, and without it they answer 503 ``unavailable`` (``docs/api.md``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ __all__ = ["NODE_CONFIG_FILE", "NodeConfig", "load_node_config", "save_node_conf
 
 NODE_CONFIG_FILE = "node.toml"
 CONFIG_BYTES_MAX = 64 * 1024
+INDEX_URL_CHARS_MAX = 1000
+"""Longest ``index_db`` URL."""
+SQLITE_URL_PREFIX = "sqlite:///"
+INDEX_URL_PREFIXES = (SQLITE_URL_PREFIX, "postgresql://", "postgresql+psycopg://")
+"""The index databases a node reads: an SQLite file or a PostgreSQL server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +81,22 @@ class NodeConfig:
     """``host:port`` of the other nodes."""
     log_level: str = "info"
     """``debug``, ``info``, ``warning`` or ``error``."""
+    index_db: str = ""
+    """SQLAlchemy URL of the SQL index the node's app routes read (empty: none)."""
 
     def path(self, relative: str) -> Path:
         """Resolve a path setting against the node directory."""
         return (self.root / relative).resolve()
+
+    def index_url(self) -> str | None:
+        """``index_db`` with a relative SQLite file resolved against the node directory, or None."""
+        if not self.index_db:
+            return None
+        if self.index_db.startswith(SQLITE_URL_PREFIX) and not self.index_db.startswith(
+            SQLITE_URL_PREFIX + "/"
+        ):
+            return SQLITE_URL_PREFIX + str(self.path(self.index_db[len(SQLITE_URL_PREFIX) :]))
+        return self.index_db
 
 
 def load_node_config(node_dir: Path) -> NodeConfig:
@@ -108,7 +132,25 @@ def _from_dict(node_dir: Path, data: dict[str, Any], path: Path) -> NodeConfig:
     for name in ("api_port", "p2p_port"):
         if name in data and (not isinstance(data[name], int) or not 0 <= data[name] <= 65535):
             raise ConfigError(f"{path}: {name!r} must be a port number")
+    if "index_db" in data:
+        _check_index_url(data["index_db"], path)
     return NodeConfig(root=node_dir.resolve(), **data)
+
+
+def _check_index_url(value: object, path: Path) -> None:
+    if not isinstance(value, str) or len(value) > INDEX_URL_CHARS_MAX:
+        raise ConfigError(
+            f"{path}: 'index_db' must be a URL of at most {INDEX_URL_CHARS_MAX} chars"
+        )
+    if value and (
+        not value.startswith(INDEX_URL_PREFIXES)
+        or any(c.isspace() for c in value)
+        or value in INDEX_URL_PREFIXES
+    ):
+        raise ConfigError(
+            f"{path}: 'index_db' must be sqlite:///FILE or postgresql://USER@HOST:PORT/DB "
+            f"(or empty for none), not {value!r}"
+        )
 
 
 def save_node_config(config: NodeConfig) -> Path:

@@ -455,3 +455,125 @@ def requests_from(
     """Requests made by ``org``, oldest first."""
     args = {"org": org, "start": start, "limit": limit}
     return _query_list(client, contract, "requests_from", args)
+
+
+# -- REST reads (the node's /directory routes: SQL index and contract state) --------------------
+
+
+def _get(client: Client, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``GET /api/v1/directory<path>`` with the parameters that are set; a JSON object."""
+    wanted = {name: value for name, value in (params or {}).items() if value is not None}
+    found = client.call_api("GET", "/directory" + path, params=wanted)
+    if not isinstance(found, dict):
+        raise DecodeError(f"the node's answer to /directory{path} is not a JSON object")
+    return found
+
+
+def _catalog_path(org: str, code: str) -> str:
+    class_code, slash, sequence = code.partition("/")
+    if not slash or len(class_code) != 6 or len(sequence) != 6:
+        raise InvalidInput(f"code must be a catalog code CIISSS/NNNNNN, not {code!r}")
+    return f"/catalogs/{org}/{class_code}/{sequence}"
+
+
+def search(
+    client: Client,
+    *,
+    keyword: str | None = None,
+    classification: str | None = None,
+    provider: str | None = None,
+    share_type: str | None = None,
+    status: str = "active",
+    start: int = 0,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """Search catalogs in the node's index: ``{"total", "start", "limit", "catalogs"}``.
+
+    ``keyword`` terms must all occur in a catalog's name, summary or active
+    item names (case-insensitive); ``classification`` is a class (``3``),
+    item (``301``), sub-item (``301001``) or whole code; ``status`` is
+    ``active``, ``retired`` or ``any``. A node with no index raises
+    ``Unavailable``.
+    """
+    params = {
+        "keyword": keyword,
+        "classification": classification,
+        "provider": provider,
+        "share_type": share_type,
+        "status": status,
+        "start": start,
+        "limit": limit,
+    }
+    return _get(client, "/catalogs", params)
+
+
+def catalog_detail(
+    client: Client,
+    org: str,
+    code: str,
+    *,
+    start: int = 0,
+    limit: int = 100,
+    contract: str = CONTRACT_NAME,
+) -> dict[str, Any]:
+    """A catalog and a page of its items from contract state: ``{"catalog", "start", "items"}``."""
+    params = {"start": start, "limit": limit, "contract": contract}
+    return _get(client, _catalog_path(org, code), params)
+
+
+def department_view(client: Client, org: str) -> dict[str, Any]:
+    """A department from the node's index: head, exchange, duties with catalogs, counts."""
+    return _get(client, f"/departments/{org}")
+
+
+def requests_of(
+    client: Client,
+    org: str,
+    *,
+    direction: str = "to",
+    status: str | None = None,
+    start: int = 0,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """Requests ``to`` or ``from`` a department from the index, newest first, one page."""
+    params = {"direction": direction, "status": status, "start": start, "limit": limit}
+    return _get(client, f"/departments/{org}/requests", params)
+
+
+def report(
+    client: Client,
+    *,
+    org: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> dict[str, Any]:
+    """SLA figures from chain timestamps (``apps.directory.report``), from the node's index."""
+    return _get(client, "/report", {"org": org, "since_ms": since_ms, "until_ms": until_ms})
+
+
+def request_record(
+    client: Client, request_id: int, *, contract: str = CONTRACT_NAME
+) -> dict[str, Any]:
+    """A request from contract state through REST (``NotFound`` if there is none)."""
+    return _get(client, f"/requests/{request_id}", {"contract": contract})
+
+
+def grant_record(client: Client, grant_id: int, *, contract: str = CONTRACT_NAME) -> dict[str, Any]:
+    """A grant with its ``deliveries`` from contract state through REST."""
+    return _get(client, f"/grants/{grant_id}", {"contract": contract})
+
+
+def delivery_record(
+    client: Client, delivery_id: int, *, contract: str = CONTRACT_NAME
+) -> dict[str, Any]:
+    """A delivery record from contract state through REST."""
+    return _get(client, f"/deliveries/{delivery_id}", {"contract": contract})
+
+
+def head_proof(
+    client: Client, org: str, *, prove: bool = True, contract: str = CONTRACT_NAME
+) -> dict[str, Any]:
+    """A department's head as the node's query answer: ``value`` and, with ``prove``, the
+    read's state proof with the header and commit it verifies against."""
+    params = {"prove": "true" if prove else "false", "contract": contract}
+    return _get(client, f"/departments/{org}/head", params)
