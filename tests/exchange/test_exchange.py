@@ -371,3 +371,29 @@ def test_server_refuses_a_client_without_certificate(world: World) -> None:
     context.verify_mode = ssl.CERT_NONE
     with httpx.Client(verify=context, timeout=10) as http, pytest.raises(httpx.TransportError):
         http.post(url + FETCH_PATH, content=b"{}")
+
+
+def test_one_mib_csv_fetch_end_to_end_time(world: World) -> None:
+    """Median of five fetches of a 1 MiB CSV (request, deliver commit, decrypt, confirm commit)."""
+    rows = csv_rows(1)[0]
+    big = world.data / "big.csv"
+    line = ",".join(rows) + "\r\n"
+    big.write_text(",".join(ITEMS) + "\r\n" + line * ((1 << 20) // len(line)))
+    grant = world.request(OPEN, ITEMS)["grant"]
+    config = world.service.config.read_text()
+    world.service.config.write_text(config.replace("landuse.csv", "big.csv"))
+    try:
+        world.service.restart()
+        times = []
+        with world.client("org2/client") as client:
+            for _ in range(5):
+                started = time.perf_counter()
+                result = fetch(client, grant)
+                times.append(time.perf_counter() - started)
+                assert result.size == big.stat().st_size and result.status == "confirmed"
+    finally:
+        world.service.config.write_text(config)
+        world.service.restart()
+    median = sorted(times)[len(times) // 2]
+    print(f"1 MiB CSV fetch: median {median * 1000:.0f} ms of {[round(t * 1000) for t in times]}")
+    assert median < 10.0
