@@ -31,6 +31,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from starlette.concurrency import run_in_threadpool
 
 from jinglian.api.readers import read_access
@@ -106,7 +107,10 @@ class _Index:
 
     @staticmethod
     def _open(url: str) -> Database:
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise Unavailable(f"the node's index_db is not a database URL: {exc}") from exc
         if parsed.get_backend_name() == "sqlite" and not FilePath(parsed.database or "").is_file():
             # Opening would create an empty file; the indexer has simply not run yet.
             raise Unavailable(

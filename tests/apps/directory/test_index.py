@@ -186,6 +186,50 @@ def test_index_on_postgresql(chain: tuple[Path, Done], postgres_url: str) -> Non
         admin.dispose()
 
 
+def test_jinglian_indexer_run_fills_the_directory_tables(
+    chain: tuple[Path, Done], tmp_path: Path
+) -> None:
+    """The CLI registers the directory handler by default (and under another contract name)."""
+    from click.testing import CliRunner
+
+    from jinglian.cli import cli
+
+    net, _ = chain
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    result = CliRunner().invoke(
+        cli, ["indexer", "run", "--once", "--net", str(net), "--db", url, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    database = open_database(url)
+    database.add_handler("directory", index.handle_event, index.metadata)
+    try:
+        assert len(rows(database, index.requests)) == 4
+        assert len(rows(database, index.items)) == 33
+    finally:
+        database.close()
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "indexer",
+            "run",
+            "--once",
+            "--net",
+            str(net),
+            "--db",
+            other,
+            "--directory-contract",
+            "elsewhere",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    database = open_database(other)
+    try:
+        assert rows(database, index.requests) == []
+    finally:
+        database.close()
+
+
 def test_a_malformed_directory_event_stops_the_block(tmp_path: Path) -> None:
     """An event without the fields this contract emits raises, so no row of its block lands."""
     from jinglian.indexer import BlockInfo, EventInfo, TxInfo
@@ -202,5 +246,27 @@ def test_a_malformed_directory_event_stops_the_block(tmp_path: Path) -> None:
     not_a_map = EventInfo(0, "directory", "changed", ["x"])
     with pytest.raises(DecodeError, match="not a map"), database.engine.begin() as connection:
         index.handle_event(connection, block, tx, not_a_map)
+    # A request for a catalog the index never saw (events out of order, or another contract).
+    unknown = EventInfo(
+        0,
+        "directory",
+        "requested",
+        {
+            "orgs": ["org2", "org1"],
+            "requester": "org2",
+            "provider": "org1",
+            "request": 1,
+            "catalog": "301001/000001",
+            "status": "pending",
+            "deadline": 5,
+            "items": ["a"],
+            "duty": "d",
+            "division": None,
+            "purpose": "p",
+            "period_days": 1,
+        },
+    )
+    with pytest.raises(DecodeError, match="malformed"), database.engine.begin() as connection:
+        index.handle_event(connection, block, tx, unknown)
     assert rows(database, index.requests) == []
     database.close()

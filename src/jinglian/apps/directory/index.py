@@ -43,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import NoResultFound
 
 from jinglian.indexer import BlockInfo, EventInfo, Indexer, TxInfo
 from jinglian.types.errors import DecodeError
@@ -289,7 +290,7 @@ def handle_event(connection: Connection, block: BlockInfo, tx: TxInfo, event: Ev
         return  # e.g. ``settings``: nothing of it is indexed
     try:
         apply(connection, block, tx, data)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, NoResultFound) as exc:
         raise DecodeError(
             f"directory event {event.topic!r} at block {block.height} tx {tx.index} is "
             f"malformed ({exc.__class__.__name__}: {exc}): is {event.contract!r} the directory "
