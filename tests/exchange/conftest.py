@@ -12,6 +12,7 @@ PostgreSQL server (imported, not moved).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -183,11 +184,18 @@ def publish_directory(net: Path) -> None:
             directory.put_duty(admin, duty, duty.title(), "Law")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("exchange")
+@contextlib.contextmanager
+def running_world(root: Path, crypto: str) -> Iterator[World]:
+    """A three-department solo network of ``crypto``, published, with org1's exchange running."""
     net = root / "net"
-    create_network(net, 3, consensus="solo", api_port=find_free_port(), p2p_port=find_free_port())
+    create_network(
+        net,
+        3,
+        crypto=crypto,
+        consensus="solo",
+        api_port=find_free_port(),
+        p2p_port=find_free_port(),
+    )
     data = root / "data"
     data.mkdir()
     write_csv(data / "landuse.csv", csv_rows())
@@ -224,4 +232,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         try:
             yield World(net, node, data, exchange_dir, service, sqlite_path)
         finally:
-            service.stop()
+            assert service.stop() == 0, "SIGTERM ends the service cleanly"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running_world(tmp_path_factory.mktemp("exchange"), "default") as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def gm_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running_world(tmp_path_factory.mktemp("exchange-gm"), "gm") as found:
+        yield found

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from jinglian.apps import directory
 from jinglian.cli import cli
@@ -354,13 +356,38 @@ def test_status_command_and_published_url(world: World) -> None:
     assert OPEN in status["sources"]
 
 
-def test_init_refuses_a_gm_chain(tmp_path: Path) -> None:
+def test_init_certificates_per_suite_and_refusals(tmp_path: Path) -> None:
     from jinglian.exchange import init_exchange
+    from jinglian.exchange.setup import pin_of
     from jinglian.node.init import create_network
 
-    create_network(tmp_path / "gm", 1, crypto="gm", consensus="solo", api_port=1, p2p_port=2)
-    with pytest.raises(ConfigError, match="gm"):
-        init_exchange(tmp_path / "x", tmp_path / "gm", "org1/admin", host="127.0.0.1", port=8650)
+    for crypto in ("default", "gm"):
+        create_network(
+            tmp_path / crypto, 1, crypto=crypto, consensus="solo", api_port=1, p2p_port=2
+        )
+        out = tmp_path / f"x-{crypto}"
+        done = init_exchange(
+            out, tmp_path / crypto, "org1/admin", host="10.0.0.7", port=8650, publish=False
+        )
+        cert_pem = done.config.tls_cert.read_text()
+        parsed = x509.load_pem_x509_certificate(cert_pem.encode())
+        sans = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} == {
+            "10.0.0.7",
+            "127.0.0.1",
+        }
+        assert isinstance(parsed.public_key(), ec.EllipticCurvePublicKey), "TLS needs P-256"
+        assert oct(done.config.tls_key.stat().st_mode & 0o777) == "0o600"
+        if crypto == "default":
+            assert done.config.url == "https://10.0.0.7:8650"
+            assert load_certificate(cert_pem.encode()).org_id == "org1"
+        else:
+            assert done.config.url == f"https://10.0.0.7:8650#tls-sha256={pin_of(cert_pem)}"
+        with pytest.raises(ConfigError, match="exists"):
+            init_exchange(out, tmp_path / crypto, "org1/admin", host="h", port=1, publish=False)
+    (tmp_path / "default" / "orgs" / "org1" / "ca" / "ca.key").unlink()
+    with pytest.raises(ConfigError, match="must be local"):
+        init_exchange(tmp_path / "y", tmp_path / "default", "org1/admin", host="h", port=1)
 
 
 def test_server_refuses_a_client_without_certificate(world: World) -> None:

@@ -4,7 +4,10 @@
 on chain, connect with mutual TLS (our member certificate; trusting only the
 provider's CA from the chain configuration), send a signed request, decrypt
 the envelope, compare its hash with the delivery the provider recorded on
-chain, record ``confirm`` on chain, and save the data. A resent request is
+chain, record ``confirm`` on chain, and save the data. On gm chains, whose
+SM2 certificates TLS cannot use, the service's transport certificate is the
+one pinned by its URL on chain, and our certificate travels in the signed
+request instead of the handshake. A resent request is
 byte-identical (same nonce and signature), so a retry after a dropped
 connection gets the same delivery, never a second one.
 """
@@ -12,6 +15,7 @@ connection gets the same delivery, never a second one.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import socket
 import ssl
@@ -35,6 +39,7 @@ from jinglian.exchange.protocol import (
     response_hash,
     signing_bytes,
 )
+from jinglian.exchange.setup import PIN_PREFIX
 from jinglian.types.errors import (
     ConfigError,
     ContractFailed,
@@ -59,6 +64,9 @@ FETCH_ATTEMPTS: Final = 3
 
 RETRY_PAUSE_S: Final = 1.0
 """Pause before resending after a failed connection."""
+
+PIN_BYTES: Final = 32
+"""A pin is a SHA-256 digest."""
 
 PROBE_TIMEOUT_S: Final = 2.0
 """How long the certificate probe waits for the service to drop the connection."""
@@ -124,17 +132,17 @@ def fetch(
     suite = get_suite(info["crypto"])
     grant = _grant(client, grant_id, contract)
     provider = str(grant["provider"])
-    endpoint = directory.exchange(client, provider, contract=contract)
-    if not endpoint or endpoint.get("status") == "retired" or not endpoint.get("url"):
-        raise NotFound(f"{provider} publishes no exchange service on chain")
-    url = str(endpoint["url"]).rstrip("/")
-    ca_pem = _org_ca(client, provider)
+    url, pin = _endpoint(client, provider, contract, suite)
     if request is None:
-        request = _signed_request(me, info["chain_id"], grant_id, provider, now_ms)
+        request = _signed_request(me, info["chain_id"], grant_id, provider, now_ms, pin)
     elif (request.grant, request.cert_id, request.provider) != (grant_id, me.cert_id, provider):
         raise InvalidInput("the request to resend is not this grant's request by this identity")
     req_hash = request_hash(suite, request)
-    reply = _post(url + FETCH_PATH, request.to_json(), me, ca_pem, timeout_s)
+    if pin is None:
+        context = _client_context(me, _org_ca(client, provider))
+    else:
+        context = _pinned_context(url, pin)
+    reply = _post(url + FETCH_PATH, request.to_json(), context, timeout_s)
     try:
         delivery_id = int(reply.headers.get(HEADER_DELIVERY, ""))
     except ValueError:
@@ -180,8 +188,10 @@ def new_request(
     """A signed request for grant ``grant_id``, to pass to :func:`fetch` (and again on retry)."""
     me = _identity(client, identity)
     grant = _grant(client, grant_id, contract)
-    chain_id = str(client.chain_info()["chain_id"])
-    return _signed_request(me, chain_id, grant_id, str(grant["provider"]), now_ms)
+    info = client.chain_info()
+    provider = str(grant["provider"])
+    _, pin = _endpoint(client, provider, contract, get_suite(info["crypto"]))
+    return _signed_request(me, str(info["chain_id"]), grant_id, provider, now_ms, pin)
 
 
 def _identity(client: Client, identity: Identity | None) -> Identity:
@@ -199,11 +209,63 @@ def _grant(client: Client, grant_id: int, contract: str) -> dict[str, Any]:
 
 
 def _signed_request(
-    me: Identity, chain_id: str, grant_id: int, provider: str, now_ms: int | None
+    me: Identity,
+    chain_id: str,
+    grant_id: int,
+    provider: str,
+    now_ms: int | None,
+    pin: bytes | None,
 ) -> FetchRequest:
+    """A signed request; with a ``pin`` (gm chains) it carries our certificate and the pin."""
     moment = int(time.time() * 1000) if now_ms is None else now_ms
     request = FetchRequest.new(chain_id, grant_id, provider, me.cert_id, moment)
+    if pin is not None:
+        request = dataclasses.replace(request, cert=me.cert.der, server=pin)
     return dataclasses.replace(request, signature=me.key.sign(signing_bytes(request)))
+
+
+def _endpoint(
+    client: Client, provider: str, contract: str, suite: Suite
+) -> tuple[str, bytes | None]:
+    """The provider's service URL from the chain, and (gm chains) its pinned TLS hash."""
+    endpoint = directory.exchange(client, provider, contract=contract)
+    if not endpoint or endpoint.get("status") == "retired" or not endpoint.get("url"):
+        raise NotFound(f"{provider} publishes no exchange service on chain")
+    url, _, fragment = str(endpoint["url"]).partition("#")
+    url = url.rstrip("/")
+    if suite.name != "gm":
+        return url, None
+    if not fragment.startswith(PIN_PREFIX):
+        raise ConfigError(
+            f"{provider}'s exchange URL on chain pins no TLS certificate (#{PIN_PREFIX})"
+        )
+    try:
+        pin = bytes.fromhex(fragment.removeprefix(PIN_PREFIX))
+    except ValueError:
+        pin = b""
+    if len(pin) != PIN_BYTES:
+        raise ConfigError(f"{provider}'s exchange URL on chain has a malformed TLS pin")
+    return url, pin
+
+
+def _pinned_context(url: str, pin: bytes) -> ssl.SSLContext:
+    """TLS 1.3 trusting exactly the certificate whose SHA-256 the chain pins (gm chains)."""
+    parsed = httpx.URL(url)
+    try:
+        pem = ssl.get_server_certificate((parsed.host, parsed.port or 443), timeout=PROBE_TIMEOUT_S)
+    except OSError as exc:
+        raise Timeout(f"the exchange service at {url} cannot be reached: {exc}") from None
+    if hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).digest() != pin:
+        raise UnknownIdentity(
+            f"the exchange service at {url} presents a TLS certificate not pinned on chain"
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    context.load_verify_locations(cadata=pem)
+    return context
 
 
 def _open(
@@ -226,8 +288,7 @@ def _org_ca(client: Client, org: str) -> str:
     raise NotFound(f"{org} is not a member organisation of the chain")
 
 
-def _post(url: str, body: bytes, me: Identity, ca_pem: str, timeout_s: float) -> httpx.Response:
-    context = _client_context(me, ca_pem)
+def _post(url: str, body: bytes, context: ssl.SSLContext, timeout_s: float) -> httpx.Response:
     last: Exception | None = None
     with httpx.Client(verify=context, timeout=timeout_s) as http:
         for attempt in range(FETCH_ATTEMPTS):
@@ -300,9 +361,7 @@ def _client_context(me: Identity, ca_pem: str) -> ssl.SSLContext:
         try:
             context.load_cert_chain(cert_path, key_path)
         except ssl.SSLError as exc:
-            raise ConfigError(
-                f"TLS cannot present {me!r} (gm certificates need the transport of ADR 0019): {exc}"
-            ) from None
+            raise ConfigError(f"TLS cannot present {me!r}: {exc}") from None
     return context
 
 

@@ -6,6 +6,11 @@ A fetch request is a small JSON object signed by the requester's member key::
      "cert_id": "<64 hex>", "nonce": "<32 hex>", "time_ms": 1763700000000,
      "signature": "<hex DER>"}
 
+On gm chains two more signed fields: ``cert`` (hex DER of the requester's
+SM2 member certificate, which Python's TLS cannot present) and ``server``
+(hex SHA-256 of the service's TLS certificate, as pinned in its URL on
+chain), so a request is good for that one service only.
+
 The signature covers :func:`signing_bytes`: a fixed tag, then the fields
 other than ``signature`` as JSON with sorted keys and no spaces. Hashes use
 the chain's hash ``H`` (SHA-256 on ``default`` chains, SM3 on ``gm``):
@@ -70,6 +75,9 @@ HEADER_SIZE: Final = "x-jinglian-size"
 _SIGNING_TAG: Final = b"jinglian exchange fetch v1\n"
 _HEX: Final = re.compile(r"[0-9a-f]*")
 _FIELDS: Final = ("v", "chain_id", "grant", "provider", "cert_id", "nonce", "time_ms", "signature")
+_GM_FIELDS: Final = ("cert", "server")
+"""gm chains only: the member certificate (TLS cannot carry it) and the pinned server hash."""
+CERT_HEX_CHARS_MAX: Final = 2 * 3072
 _SIGNATURE_HEX_MAX: Final = 2 * 80
 _TEXT_CHARS_MAX: Final = 64
 _INT_MAX: Final = (1 << 62) - 1
@@ -86,10 +94,14 @@ class FetchRequest:
     nonce: bytes
     time_ms: int
     signature: bytes = b""
+    cert: bytes | None = None
+    """gm chains: the requester's SM2 member certificate (DER), which TLS cannot carry."""
+    server: bytes | None = None
+    """gm chains: SHA-256 of the service's TLS certificate, as pinned on chain."""
 
     def fields(self) -> dict[str, Any]:
         """The signed fields (everything but the signature) as JSON values."""
-        return {
+        found: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "chain_id": self.chain_id,
             "grant": self.grant,
@@ -98,6 +110,11 @@ class FetchRequest:
             "nonce": self.nonce.hex(),
             "time_ms": self.time_ms,
         }
+        if self.cert is not None:
+            found["cert"] = self.cert.hex()
+        if self.server is not None:
+            found["server"] = self.server.hex()
+        return found
 
     def to_json(self) -> bytes:
         """The request body sent to the service."""
@@ -146,7 +163,7 @@ def parse_request(body: bytes) -> FetchRequest:
         raise DecodeError(f"fetch request is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidInput("fetch request must be a JSON object")
-    unknown = sorted(set(value) - set(_FIELDS))
+    unknown = sorted(set(value) - set(_FIELDS) - set(_GM_FIELDS))
     missing = [name for name in _FIELDS if name not in value]
     if unknown or missing:
         raise InvalidInput(f"fetch request fields: unknown {unknown}, missing {missing}")
@@ -160,6 +177,8 @@ def parse_request(body: bytes) -> FetchRequest:
         nonce=_hex(value, "nonce", 2 * NONCE_BYTES, 2 * NONCE_BYTES),
         time_ms=_int(value, "time_ms", 0),
         signature=_hex(value, "signature", 2, _SIGNATURE_HEX_MAX),
+        cert=_hex(value, "cert", 2, CERT_HEX_CHARS_MAX) if "cert" in value else None,
+        server=_hex(value, "server", 64, 64) if "server" in value else None,
     )
 
 

@@ -1,7 +1,10 @@
 """The exchange service: serves granted data to other departments over mutual TLS.
 
 One process per department (ADR 0019). ``POST /v1/fetch`` takes a signed
-fetch request (:mod:`jinglian.exchange.protocol`) and checks, in order:
+fetch request (:mod:`jinglian.exchange.protocol`), parses it, and checks, in
+order (on gm chains the certificate is the request's ``cert``, TLS runs on a
+P-256 transport certificate pinned on chain, and the request must name that
+pin; see ``docs/exchange.md``):
 
 1. the TLS peer's certificate chains to its organisation's CA *in the chain's
    current configuration*, is valid now, is not revoked on chain, has a
@@ -27,13 +30,15 @@ with the error class's HTTP status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import hashlib
 import os
 import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -73,6 +78,7 @@ from jinglian.types.errors import (
     ConfigError,
     ContractFailed,
     CryptoError,
+    InvalidInput,
     JinglianError,
     NotFound,
     PermissionDenied,
@@ -149,6 +155,10 @@ class ExchangeService:
         info = self.client.chain_info()
         self.chain_id: str = info["chain_id"]
         self.suite = get_suite(info["crypto"])
+        self.gm = self.suite.name == "gm"
+        """gm chains: the member certificate travels in the request (TLS cannot carry SM2)."""
+        self.tls_pin = _pin(config)
+        """SHA-256 of the service's TLS certificate (gm requests must name it)."""
         self.store = ResponseStore(config.state_dir)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -178,7 +188,7 @@ class ExchangeService:
                 except CryptoError as exc:
                     raise ConfigError(f"CA of {org['id']} on chain: {exc.message}") from None
             added = [ca for org_id, ca in cas.items() if self._cas.get(org_id) != ca]
-            if added and self._tls is not None:
+            if added and self._tls is not None and not self.gm:
                 self._tls.load_verify_locations(cadata=_pem_bundle(added))
             self._cas, self._cas_at_ms = cas, now
         return self._cas
@@ -252,8 +262,20 @@ class ExchangeService:
 
     def handle_fetch(self, peer_der: bytes | None, body: bytes) -> Delivered:
         """Check a fetch request, then store, deliver and release (see the module docstring)."""
-        peer = self.check_peer(peer_der)
         request = parse_request(body)
+        if self.gm:
+            if request.cert is None or request.server is None:
+                raise Unauthenticated(
+                    "on a gm chain a request carries its member certificate (cert) and the "
+                    "service's pinned TLS hash (server)"
+                )
+            if request.server != self.tls_pin:
+                raise Unauthenticated("the request is for another TLS certificate than this one")
+            peer = self.check_peer(request.cert)
+        else:
+            if request.cert is not None or request.server is not None:
+                raise InvalidInput("cert and server are for gm chains; here TLS carries the cert")
+            peer = self.check_peer(peer_der)
         self._check_request(request, peer)
         req_hash = request_hash(self.suite, request).hex()
         lock = self._acquire(req_hash)
@@ -365,7 +387,8 @@ class ExchangeService:
     def tls_context(self) -> ssl.SSLContext:
         """The server's TLS context: TLS 1.3, client certificate required, member CAs trusted."""
         if self._tls is None:
-            self._tls = server_tls_context(self.config, list(self.member_cas().values()))
+            cas = [] if self.gm else list(self.member_cas().values())
+            self._tls = server_tls_context(self.config, cas)
         return self._tls
 
     def uvicorn_config(self) -> uvicorn.Config:
@@ -385,23 +408,50 @@ class ExchangeService:
         )
 
     def run(self) -> None:
-        """Serve in the foreground until SIGTERM or SIGINT (then finish in-flight fetches)."""
-        server = uvicorn.Server(self.uvicorn_config())
+        """Serve in the foreground until SIGTERM or SIGINT (then finish in-flight fetches and
+        return normally, so ``jinglian exchange run`` exits 0)."""
+        server = _Server(self.uvicorn_config())
         asyncio.run(server.serve())
         self.client.close()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, except that a stop signal ends ``serve`` without being raised again at exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
 def server_tls_context(config: ExchangeConfig, cas: list[Certificate]) -> ssl.SSLContext:
-    """TLS 1.3 server context presenting the service's certificate and requiring a client's."""
+    """TLS 1.3 server context presenting the service's certificate and requiring a client's
+    chaining to ``cas``; with no ``cas`` (gm chains) no client certificate is asked for."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
-    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_mode = ssl.CERT_REQUIRED if cas else ssl.CERT_NONE
     try:
         context.load_cert_chain(config.tls_cert, config.tls_key)
-        context.load_verify_locations(cadata=_pem_bundle(cas))
+        if cas:
+            context.load_verify_locations(cadata=_pem_bundle(cas))
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"exchange TLS setup ({config.tls_cert}): {exc}") from None
     return context
+
+
+def _pin(config: ExchangeConfig) -> bytes:
+    try:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(config.tls_cert.read_text())).digest()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"exchange TLS certificate {config.tls_cert}: {exc}") from None
 
 
 def _pem_bundle(cas: list[Certificate]) -> str:
