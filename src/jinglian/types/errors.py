@@ -39,7 +39,8 @@ HTTP status the API maps it to::
     ├── Busy                         a bounded queue is full; retry later
     ├── Timeout                      waited for something that did not happen
     ├── ConfigError                  a configuration or genesis file is wrong
-    └── CryptoError                  a key, certificate or ciphertext is unusable
+    ├── CryptoError                  a key, certificate or ciphertext is unusable
+    └── Unavailable                  a part of the node the request needs is not set up (503)
 """
 
 from __future__ import annotations
