@@ -24,10 +24,13 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from jinglian.apps.directory import CONTRACT_NAME as DIRECTORY_CONTRACT_NAME
+from jinglian.apps.directory import deploy_directory_contract
 from jinglian.apps.evidence import CONTRACT_NAME, deploy_evidence_contract
 from jinglian.cli._base import emit, json_option
 from jinglian.cli.devnet import (
@@ -46,6 +49,7 @@ from jinglian.cli.devnet import (
 )
 from jinglian.client import (
     Client,
+    GovernedResult,
     Network,
     NodeEntry,
     find_network_dir,
@@ -216,10 +220,27 @@ def _start_down_nodes(net: Devnet) -> NodeProcesses:
 
 
 def _deploy_apps(net_dir: Path) -> None:
-    """Deploy the application contracts a new devnet lacks (the evidence contract)."""
+    """Deploy the application contracts a new devnet lacks: evidence and directory."""
+    _deploy_app(
+        net_dir,
+        CONTRACT_NAME,
+        deploy_evidence_contract,
+        f"  deployed the evidence contract as {CONTRACT_NAME!r} (try `jinglian evidence put FILE`)",
+    )
+    _deploy_app(
+        net_dir,
+        DIRECTORY_CONTRACT_NAME,
+        deploy_directory_contract,
+        f"  deployed the directory contract as {DIRECTORY_CONTRACT_NAME!r} "
+        "(try `jinglian directory demo`, then `jinglian directory catalog list --org planning`)",
+    )
+
+
+def _deploy_app(net_dir: Path, name: str, deploy: Callable[..., GovernedResult], hint: str) -> None:
+    """Deploy one app contract as ``name`` unless it exists; auto-approved by the local admins."""
     with Client.from_network(net_dir, identity=None) as reader:
         try:
-            reader.query("contracts", "get", {"name": CONTRACT_NAME})
+            reader.query("contracts", "get", {"name": name})
             return
         except NotFound:
             pass
@@ -228,11 +249,8 @@ def _deploy_apps(net_dir: Path) -> None:
         assert admin.identity is not None
         org = admin.identity.cert.org_id
         approvers = local_approvers(network, first_org=org) if network.devnet else []
-        outcome = deploy_evidence_contract(admin, approvers=approvers)
-    click.echo(
-        f"  deployed the evidence contract as {CONTRACT_NAME!r} (try `jinglian evidence put FILE`)",
-        err=True,
-    )
+        outcome = deploy(admin, name, approvers=approvers)
+    click.echo(hint, err=True)
     if outcome.added:
         click.echo(
             f"  approved by {', '.join(outcome.approving)}: devnet auto-approval with the local "

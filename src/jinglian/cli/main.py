@@ -11,6 +11,7 @@ from jinglian.cli.bench_cmds import bench
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
 from jinglian.cli.config_cmds import config
 from jinglian.cli.devnet_cmds import devnet
+from jinglian.cli.directory_cmds import directory
 from jinglian.cli.evidence_cmds import evidence
 from jinglian.cli.exchange_cmds import exchange
 from jinglian.cli.indexer_cmds import indexer
@@ -52,6 +53,7 @@ for command in (
     config,
     chain,
     evidence,
+    directory,
     indexer,
     bench,
     exchange,

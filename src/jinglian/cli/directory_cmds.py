@@ -1,0 +1,1763 @@
+"""``jinglian directory``: publish a department's directory, share data between departments,
+follow the sharing workflow as it commits, and load demo data onto a devnet.
+
+The department is always the signer's organisation (``--identity org/role``): the
+contract puts every write in the sender's own directory, so these commands never name
+the department they write to. Directory writes need an ``admin``; requests and
+decisions an ``admin`` or a ``client``. See ``docs/apps/directory.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import shutil
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from websockets.exceptions import WebSocketException
+
+from jinglian.apps import directory as sdk
+from jinglian.apps.directory import bulk, demo
+from jinglian.apps.directory.service import CONTRACT_NAME
+from jinglian.cli._base import Target, emit, json_option, show_value, target_options
+from jinglian.client import AsyncClient, Client, Identity, Network, load_network, local_approvers
+from jinglian.crypto import get_suite
+from jinglian.node.init import USER_ROLES
+from jinglian.node.init import _create_org as create_org_identities
+from jinglian.types.errors import (
+    ConfigError,
+    InvalidInput,
+    JinglianError,
+    NotFound,
+    UnknownContract,
+)
+from jinglian.types.tx import ENDORSEMENTS_MAX
+
+__all__ = ["directory"]
+
+ITEMS_ARG_MAX = 200
+"""Most items one ``request --items`` names (the contract's limit)."""
+RULES_BYTES_MAX = 1024 * 1024
+"""Largest ``--auto-approve`` rule file."""
+RULES_MAX = 1000
+"""Most rules one rule file holds."""
+WATCH_WAKE_S = 2.0
+"""``watch`` reads new blocks at least this often even if the stream says nothing."""
+WATCH_RETRY_S_MAX = 10.0
+"""Longest pause between reconnection attempts of ``watch``."""
+LOG_PAGE = 100
+"""Log entries per query (the contract's page limit)."""
+LIST_PAGE_MAX = 100
+REQUESTER_TOPICS = ("granted", "rejected", "revoked", "delivered")
+"""Events ``watch`` shows a requester: the decisions and deliveries on its own requests."""
+
+contract_option = click.option(
+    "--contract",
+    "contract_name",
+    default=CONTRACT_NAME,
+    show_default=True,
+    help="Name the directory contract is deployed under.",
+)
+org_option = click.option(
+    "--org", help="Department (organisation) to read (default: the identity's own)."
+)
+page_options = [
+    click.option(
+        "--start", type=click.IntRange(0), default=0, show_default=True, help="First entry."
+    ),
+    click.option(
+        "--limit",
+        type=click.IntRange(1, LIST_PAGE_MAX),
+        default=LIST_PAGE_MAX,
+        show_default=True,
+        help="Most entries.",
+    ),
+]
+
+
+def _pages(func: Any) -> Any:
+    for option in reversed(page_options):
+        func = option(func)
+    return func
+
+
+@click.group()
+def directory() -> None:
+    """The directory chain: duties, catalogs, data items and divisions of each department,
+    and data sharing between departments (request, approve or reject, revoke).
+
+    The department is the signing identity's organisation (--identity org/role).
+    Directory writes need an admin; requests and decisions an admin or a client.
+
+    \b
+    Example:
+      jinglian directory duty put flood --name "防汛排涝 Flood control" \\
+          --legal-basis "《中华人民共和国防洪法》"
+      jinglian directory import directory.json
+      jinglian directory request planning 301001/000001 --items parcel_id,land_use_class \\
+          --duty flood --purpose "flood risk map" --days 30 --identity water/client
+      jinglian directory watch --identity planning/admin --auto-approve rules.toml
+    """
+
+
+def _client(target: dict[str, Any], *, verify: bool = False) -> tuple[Target, Client]:
+    chosen = Target(**target)
+    return chosen, chosen.client(sign=True, verify=verify)
+
+
+def _own_org(client: Client) -> str:
+    assert client.identity is not None
+    return client.identity.cert.org_id
+
+
+def _call(action: Callable[[], Any], contract_name: str) -> Any:
+    try:
+        return action()
+    except UnknownContract as exc:
+        raise UnknownContract(
+            f"{exc.message}: deploy it with `jinglian directory deploy` (a devnet does at start)"
+        ) from exc
+
+
+def _emit_change(as_json: bool, what: str, done: dict[str, Any]) -> None:
+    emit(
+        as_json,
+        done,
+        lambda: [
+            f"{what}: change {done.get('seq')} of {done.get('org')}, version "
+            f"{done.get('version', '-')}, head {str(done.get('head', ''))[:16]}..."
+        ],
+    )
+
+
+# -- deploying -----------------------------------------------------------------------------------
+
+
+@directory.command("deploy")
+@contract_option
+@target_options
+@json_option
+def directory_deploy(contract_name: str, as_json: bool, **target: Any) -> None:
+    """Deploy the directory contract (as an admin; once per chain; a devnet does it at start).
+
+    Deploying is governed (policy contract.deploy): on a devnet the local
+    admins endorse as the policy needs.
+
+    \b
+    Example:
+      jinglian directory deploy --identity org1/admin
+    """
+    chosen, client = _client(target)
+    network = chosen.network()
+    with client:
+        org = _own_org(client)
+        approvers = (
+            local_approvers(network, first_org=org)
+            if network is not None and network.devnet
+            else []
+        )
+        outcome = sdk.deploy_directory_contract(client, contract_name, approvers=approvers)
+    emit(
+        as_json,
+        {"deployed": contract_name, "approved_by": list(outcome.approving)},
+        lambda: [f"directory contract deployed as {contract_name!r}"],
+    )
+
+
+# -- duties --------------------------------------------------------------------------------------
+
+
+@directory.group("duty")
+def duty_group() -> None:
+    """Duties: the roots of a department's directory (what it is responsible for, and why).
+
+    \b
+    Example:
+      jinglian directory duty put flood --name "防汛排涝 Flood control" \\
+          --legal-basis "《中华人民共和国防洪法》第十七条"
+      jinglian directory duty retire flood
+    """
+
+
+@duty_group.command("put")
+@click.argument("duty_id")
+@click.option("--name", required=True, help="Name (1-128 characters).")
+@click.option("--legal-basis", required=True, help="The law or mandate it rests on (1-500).")
+@contract_option
+@target_options
+@json_option
+def duty_put(
+    duty_id: str, name: str, legal_basis: str, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Publish or update the duty DUTY_ID of your department (an admin).
+
+    \b
+    Example:
+      jinglian directory duty put planning --name "国土空间规划 Spatial planning" \\
+          --legal-basis "《中华人民共和国城乡规划法》" --identity planning/admin
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.put_duty(client, duty_id, name, legal_basis, contract=contract_name),
+            contract_name,
+        )
+    _emit_change(as_json, f"duty {duty_id} published", done)
+
+
+@duty_group.command("retire")
+@click.argument("duty_id")
+@contract_option
+@target_options
+@json_option
+def duty_retire(duty_id: str, contract_name: str, as_json: bool, **target: Any) -> None:
+    """Retire a duty (refused while an active catalog hangs from it).
+
+    \b
+    Example:
+      jinglian directory duty retire flood
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.retire_duty(client, duty_id, contract=contract_name), contract_name
+        )
+    _emit_change(as_json, f"duty {duty_id} retired", done)
+
+
+# -- catalogs ------------------------------------------------------------------------------------
+
+
+@directory.group("catalog")
+def catalog_group() -> None:
+    """Data catalogs: what data a department holds, each hung from its duties.
+
+    \b
+    Example:
+      jinglian directory catalog put 301001/000001 --name "土地利用规划数据 Land-use plan" \\
+          --summary "Parcels of the land-use plan" --duty planning --share-type conditional \\
+          --condition "for planning and flood control" --mode file --format csv \\
+          --cycle quarterly --open not_open --release-date 2024-01-15
+      jinglian directory catalog list --org planning
+    """
+
+
+@catalog_group.command("put")
+@click.argument("code")
+@click.option("--name", required=True, help="Name (1-128 characters).")
+@click.option("--summary", required=True, help="Summary (1-1000 characters).")
+@click.option(
+    "--duty", "duties", multiple=True, required=True, help="A duty it hangs from; repeatable."
+)
+@click.option(
+    "--share-type",
+    type=click.Choice(["unconditional", "conditional", "not_shared"]),
+    required=True,
+    help="Who may get the data.",
+)
+@click.option("--condition", default="", help="Share condition (required unless unconditional).")
+@click.option(
+    "--mode",
+    type=click.Choice(["file", "api", "query"]),
+    default="file",
+    show_default=True,
+    help="How the data is delivered.",
+)
+@click.option("--format", "data_format", required=True, help="Data format, e.g. csv (1-32).")
+@click.option(
+    "--cycle",
+    type=click.Choice(list(bulk.UPDATE_CYCLES)),
+    default="irregular",
+    show_default=True,
+    help="Update cycle.",
+)
+@click.option(
+    "--open",
+    "open_attribute",
+    type=click.Choice(list(bulk.OPEN_ATTRIBUTES)),
+    default="not_open",
+    show_default=True,
+    help="Open-data attribute.",
+)
+@click.option("--release-date", required=True, help="Release date YYYY-MM-DD.")
+@click.option("--related", multiple=True, help="A related catalog ORG:CODE; repeatable.")
+@contract_option
+@target_options
+@json_option
+def catalog_put(
+    code: str,
+    name: str,
+    summary: str,
+    duties: tuple[str, ...],
+    share_type: str,
+    condition: str,
+    mode: str,
+    data_format: str,
+    cycle: str,
+    open_attribute: str,
+    release_date: str,
+    related: tuple[str, ...],
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Publish or update catalog CODE (CIISSS/NNNNNN) of your department (an admin).
+
+    \b
+    Example:
+      jinglian directory catalog put 301001/000001 --name "土地利用规划数据" \\
+          --summary "Land-use plan parcels" --duty planning --share-type conditional \\
+          --condition "for flood control" --format csv --release-date 2024-01-15
+    """
+    fields = {
+        "name": name,
+        "summary": summary,
+        "duties": list(duties),
+        "share_type": share_type,
+        "share_condition": condition,
+        "share_mode": mode,
+        "data_format": data_format,
+        "update_cycle": cycle,
+        "open_attribute": open_attribute,
+        "release_date": release_date,
+        "related": list(related),
+    }
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.put_catalog(client, code, fields, contract=contract_name), contract_name
+        )
+    _emit_change(as_json, f"catalog {code} published", done)
+
+
+@catalog_group.command("retire")
+@click.argument("code")
+@contract_option
+@target_options
+@json_option
+def catalog_retire(code: str, contract_name: str, as_json: bool, **target: Any) -> None:
+    """Retire a catalog: it takes no new requests.
+
+    \b
+    Example:
+      jinglian directory catalog retire 301001/000001
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.retire_catalog(client, code, contract=contract_name), contract_name
+        )
+    _emit_change(as_json, f"catalog {code} retired", done)
+
+
+@catalog_group.command("show")
+@click.argument("code")
+@org_option
+@contract_option
+@target_options
+@json_option
+def catalog_show(
+    code: str, org: str | None, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """A catalog with its data items.
+
+    \b
+    Example:
+      jinglian directory catalog show 301001/000001 --org planning
+    """
+    _, client = _client(target)
+    with client:
+        owner = org or _own_org(client)
+        found = _call(
+            lambda: sdk.catalog(client, owner, code, contract=contract_name), contract_name
+        )
+        if found is None:
+            raise NotFound(f"{owner} has no catalog {code!r}")
+        entries = sdk.items(client, owner, code, limit=LIST_PAGE_MAX, contract=contract_name)
+    emit(as_json, {"catalog": found, "items": entries}, lambda: _catalog_lines(found, entries))
+
+
+def _catalog_lines(found: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"{found['org']}:{found['code']}  {found['name']}  ({found['status']}, version {found['version']})",
+        f"  summary     {found['summary']}",
+        f"  duties      {', '.join(found['duties'])}",
+        f"  sharing     {found['share_type']}"
+        + (f": {found['share_condition']}" if found["share_condition"] else ""),
+        f"  mode        {found['share_mode']}, format {found['format']}, updated {found['update_cycle']}",
+        f"  open        {found['open_attribute']}, released {found['release_date']}",
+        f"  items       {found.get('item_count', len(entries))}",
+    ]
+    for entry in entries:
+        lines.append(
+            f"    {entry['code']:<24} {entry['name']}  [{entry['data_type']}, {entry['sensitivity']}"
+            + (f", {entry['standard']}" if entry.get("standard") else "")
+            + "]"
+            + ("" if entry["status"] == "active" else f" ({entry['status']})")
+        )
+    return lines
+
+
+@catalog_group.command("list")
+@org_option
+@_pages
+@contract_option
+@target_options
+@json_option
+def catalog_list(
+    org: str | None, start: int, limit: int, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """A department's catalogs in publication order.
+
+    \b
+    Example:
+      jinglian directory catalog list --org planning --limit 20
+    """
+    _, client = _client(target)
+    with client:
+        owner = org or _own_org(client)
+        found = _call(
+            lambda: sdk.catalogs(client, owner, start=start, limit=limit, contract=contract_name),
+            contract_name,
+        )
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{owner}: {len(found)} catalog(s) from {start}"]
+            + [
+                f"  {c['code']}  {c['share_type']:<13} {c.get('item_count', 0):>4} items  {c['name']}"
+                + ("" if c["status"] == "active" else f" ({c['status']})")
+                for c in found
+            ]
+        ),
+    )
+
+
+# -- items ---------------------------------------------------------------------------------------
+
+
+@directory.group("items")
+def items_group() -> None:
+    """Data items: the fields of a catalog (code, name, data type, sensitivity, standard).
+
+    \b
+    Example:
+      jinglian directory items put 301001/000001 --item "parcel_id,宗地编号,string,internal"
+      jinglian directory items list 301001/000001 --org planning
+    """
+
+
+def _parse_item(text: str) -> dict[str, Any]:
+    try:
+        row = next(csv.reader([text]))
+    except (csv.Error, StopIteration) as exc:
+        raise InvalidInput(
+            f"--item {text!r} is not CODE,NAME,DATA_TYPE,SENSITIVITY[,STANDARD]"
+        ) from exc
+    if len(row) not in (4, 5):
+        raise InvalidInput(
+            f"--item {text!r} has {len(row)} parts, not CODE,NAME,DATA_TYPE,SENSITIVITY[,STANDARD]"
+        )
+    names = ("code", "name", "data_type", "sensitivity", "standard")
+    value = {name: part.strip() for name, part in zip(names, row, strict=False)}
+    value.setdefault("standard", "")
+    return value
+
+
+@items_group.command("put")
+@click.argument("catalog")
+@click.option(
+    "--item",
+    "item_texts",
+    multiple=True,
+    required=True,
+    metavar="CODE,NAME,TYPE,SENSITIVITY[,STANDARD]",
+    help="One data item (CSV syntax); repeatable, up to 200.",
+)
+@contract_option
+@target_options
+@json_option
+def items_put(
+    catalog: str, item_texts: tuple[str, ...], contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Publish or update data items of your catalog CATALOG in one transaction (an admin).
+
+    TYPE is string, integer, decimal, boolean, date, datetime or binary;
+    SENSITIVITY public, internal, sensitive or restricted.
+
+    \b
+    Example:
+      jinglian directory items put 301001/000001 \\
+          --item "parcel_id,宗地编号 Parcel id,string,internal" \\
+          --item "area_m2,面积 Area (m²),decimal,public,GB/T 21010-2017"
+    """
+    entries = [_parse_item(text) for text in item_texts]
+    if len(entries) > bulk.ITEMS_BATCH_MAX:
+        raise InvalidInput(f"{len(entries)} items, over {bulk.ITEMS_BATCH_MAX} per transaction")
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.put_items(client, catalog, entries, contract=contract_name), contract_name
+        )
+    _emit_change(as_json, f"{done.get('count')} item(s) of {catalog} published", done)
+
+
+@items_group.command("retire")
+@click.argument("catalog")
+@click.argument("codes", nargs=-1, required=True)
+@contract_option
+@target_options
+@json_option
+def items_retire(
+    catalog: str, codes: tuple[str, ...], contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Retire data items CODES of your catalog CATALOG: they can no longer be requested.
+
+    \b
+    Example:
+      jinglian directory items retire 301001/000001 plan_no approval_date
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.retire_items(client, catalog, list(codes), contract=contract_name),
+            contract_name,
+        )
+    _emit_change(as_json, f"{done.get('count')} item(s) of {catalog} retired", done)
+
+
+@items_group.command("list")
+@click.argument("catalog")
+@org_option
+@_pages
+@contract_option
+@target_options
+@json_option
+def items_list(
+    catalog: str,
+    org: str | None,
+    start: int,
+    limit: int,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """A catalog's data items in code order.
+
+    \b
+    Example:
+      jinglian directory items list 301001/000001 --org planning
+    """
+    _, client = _client(target)
+    with client:
+        owner = org or _own_org(client)
+        found = _call(
+            lambda: sdk.items(
+                client, owner, catalog, start=start, limit=limit, contract=contract_name
+            ),
+            contract_name,
+        )
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{owner}:{catalog}: {len(found)} item(s) from {start}"]
+            + [
+                f"  {e['code']:<24} {e['name']}  [{e['data_type']}, {e['sensitivity']}]"
+                + ("" if e["status"] == "active" else f" ({e['status']})")
+                for e in found
+            ]
+        ),
+    )
+
+
+# -- divisions -----------------------------------------------------------------------------------
+
+
+@directory.group("division")
+def division_group() -> None:
+    """Divisions: a department's sub-units, which a request may name.
+
+    \b
+    Example:
+      jinglian directory division put flood-office --name "防汛办公室 Flood control office"
+      jinglian directory division list --org water
+    """
+
+
+@division_group.command("put")
+@click.argument("division_id")
+@click.option("--name", required=True, help="Name (1-128 characters).")
+@contract_option
+@target_options
+@json_option
+def division_put(
+    division_id: str, name: str, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Publish or update the division DIVISION_ID of your department (an admin).
+
+    \b
+    Example:
+      jinglian directory division put flood-office --name "防汛办公室 Flood control office"
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.put_division(client, division_id, name, contract=contract_name),
+            contract_name,
+        )
+    _emit_change(as_json, f"division {division_id} published", done)
+
+
+@division_group.command("retire")
+@click.argument("division_id")
+@contract_option
+@target_options
+@json_option
+def division_retire(division_id: str, contract_name: str, as_json: bool, **target: Any) -> None:
+    """Retire a division: it can no longer be named in a request.
+
+    \b
+    Example:
+      jinglian directory division retire flood-office
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.retire_division(client, division_id, contract=contract_name), contract_name
+        )
+    _emit_change(as_json, f"division {division_id} retired", done)
+
+
+@division_group.command("list")
+@org_option
+@_pages
+@contract_option
+@target_options
+@json_option
+def division_list(
+    org: str | None, start: int, limit: int, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """A department's divisions in id order.
+
+    \b
+    Example:
+      jinglian directory division list --org water
+    """
+    _, client = _client(target)
+    with client:
+        owner = org or _own_org(client)
+        found = _call(
+            lambda: sdk.divisions(client, owner, start=start, limit=limit, contract=contract_name),
+            contract_name,
+        )
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{owner}: {len(found)} division(s) from {start}"]
+            + [
+                f"  {d['id']:<24} {d['name']}"
+                + ("" if d["status"] == "active" else f" ({d['status']})")
+                for d in found
+            ]
+        ),
+    )
+
+
+# -- bulk import ---------------------------------------------------------------------------------
+
+
+@directory.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and compare with the chain; send nothing.")
+@contract_option
+@target_options
+@json_option
+def directory_import(
+    files: tuple[Path, ...], dry_run: bool, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Publish duties, divisions, catalogs and items from JSON or CSV FILES (an admin).
+
+    Every entry is checked first; with any problem each is listed as
+    FILE:LINE: message and nothing is sent. Entries identical to the active ones
+    on chain are skipped (importing the same file again sends nothing); the rest
+    go in batches: duties and divisions, then catalogs, then items (up to 200 per
+    transaction per catalog). Formats: docs/apps/directory.md, "Bulk import".
+
+    \b
+    Example:
+      jinglian directory import directory.json --identity planning/admin
+      jinglian directory import duties.csv catalogs.csv items.csv --dry-run
+    """
+    plan = bulk.read_files(files)
+    _refuse_problems(plan.problems, ", ".join(str(f) for f in files))
+    _, client = _client(target)
+    with client:
+        assert client.identity is not None
+        org = _own_org(client)
+        changes = _compare(client, org, plan, contract_name)
+        _refuse_problems(plan.problems, ", ".join(str(f) for f in files))
+        phases = bulk.calls_of(changes, client.identity)
+        report = bulk.SendReport()
+        if not dry_run and not changes.empty:
+            report = bulk.send_phases(
+                client, phases, contract=contract_name, on_progress=_progress_printer(as_json)
+            )
+    result = {
+        "org": org,
+        "read": plan.count(),
+        "unchanged": changes.skipped,
+        "to_send": changes.count(),
+        "transactions": sum(len(p) for p in phases),
+        "dry_run": dry_run,
+        "committed": report.committed,
+        "failed": report.failed,
+        "seconds": round(report.seconds, 3),
+        "tx_per_s": round(report.rate, 1),
+    }
+    emit(as_json, result, lambda: _import_lines(result))
+    if report.failed:
+        raise JinglianError(f"{len(report.failed)} transaction(s) failed: {report.failed[0]}")
+
+
+def _compare(client: Client, org: str, plan: bulk.Plan, contract_name: str) -> bulk.Changes:
+    try:
+        chain = bulk.directory_state(client, org, plan, contract=contract_name)
+    except UnknownContract as exc:
+        raise UnknownContract(
+            f"{exc.message}: deploy it with `jinglian directory deploy` (a devnet does at start)"
+        ) from exc
+    return bulk.plan_changes(plan, chain, org)
+
+
+def _refuse_problems(problems: Sequence[str], what: str) -> None:
+    if not problems:
+        return
+    for line in bulk.error_lines(problems):
+        click.echo(f"  {line}", err=True)
+    raise bulk.refuse(problems, what)
+
+
+def _progress_printer(quiet: bool) -> Callable[[int, int], None] | None:
+    if quiet:
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0 or done == total:
+            last[0] = now
+            click.echo(f"  {done} of {total} transactions committed", err=True)
+
+    return show
+
+
+def _import_lines(result: dict[str, Any]) -> list[str]:
+    read, same, sent = result["read"], result["unchanged"], result["to_send"]
+    kinds = ("duties", "divisions", "catalogs", "items")
+    lines = [f"import into {result['org']}:"]
+    for kind in kinds:
+        lines.append(
+            f"  {kind:<10} {read[kind]:>6} read, {same.get(kind, 0):>6} unchanged, "
+            f"{sent[kind]:>6} {'to send' if result['dry_run'] else 'sent'}"
+        )
+    if result["dry_run"]:
+        lines.append(f"dry run: {result['transactions']} transaction(s) would be sent")
+    elif result["transactions"] == 0:
+        lines.append("nothing to send: every entry is already on chain as in the files")
+    else:
+        lines.append(
+            f"{result['committed']} of {result['transactions']} transactions committed in "
+            f"{result['seconds']:.1f} s ({result['tx_per_s']} tx/s)"
+        )
+    return lines
+
+
+# -- sharing -------------------------------------------------------------------------------------
+
+
+@directory.command("request")
+@click.argument("provider")
+@click.argument("catalog")
+@click.option("--items", "item_list", required=True, help="Item codes, comma-separated.")
+@click.option("--duty", required=True, help="Your department's duty that justifies the request.")
+@click.option("--purpose", required=True, help="What the data is for (1-500 characters).")
+@click.option("--days", type=click.IntRange(1), required=True, help="Period of use in days.")
+@click.option("--division", help="Your division making the request.")
+@contract_option
+@target_options
+@json_option
+def directory_request(
+    provider: str,
+    catalog: str,
+    item_list: str,
+    duty: str,
+    purpose: str,
+    days: int,
+    division: str | None,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Ask department PROVIDER for items of its catalog CATALOG.
+
+    An unconditional catalog is granted at once; a conditional one waits for
+    the provider's decision until the reply deadline; a not-shared one is refused.
+
+    \b
+    Example:
+      jinglian directory request planning 301001/000001 --items parcel_id,land_use_class \\
+          --duty flood --purpose "flood risk map of the new district" --days 30 \\
+          --identity water/client
+    """
+    codes = [code.strip() for code in item_list.split(",") if code.strip()]
+    if not codes or len(codes) > ITEMS_ARG_MAX:
+        raise InvalidInput(f"--items must name 1 to {ITEMS_ARG_MAX} item codes")
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.request(
+                client,
+                provider,
+                catalog,
+                codes,
+                duty,
+                purpose,
+                days,
+                division_id=division,
+                contract=contract_name,
+            ),
+            contract_name,
+        )
+    emit(
+        as_json,
+        done,
+        lambda: [
+            f"request {done['id']} to {provider} for {catalog}: {done['status']}"
+            + (f" (grant {done['id']})" if done["status"] == "granted" else "")
+            + (
+                f", waiting for {provider}'s decision until {_time(done.get('deadline'))}"
+                if done["status"] == "pending"
+                else ""
+            )
+        ],
+    )
+
+
+def _time(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
+@directory.command("approve")
+@click.argument("request_id", type=click.IntRange(1))
+@contract_option
+@target_options
+@json_option
+def directory_approve(request_id: int, contract_name: str, as_json: bool, **target: Any) -> None:
+    """Grant the pending request REQUEST_ID addressed to your department.
+
+    \b
+    Example:
+      jinglian directory approve 7 --identity planning/admin
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(lambda: sdk.approve(client, request_id, contract=contract_name), contract_name)
+    emit(
+        as_json,
+        done,
+        lambda: [
+            f"request {request_id} approved: grant {done.get('id')} until {_time(done.get('end'))}"
+        ],
+    )
+
+
+@directory.command("reject")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--reason", required=True, help="Why (1-500 characters).")
+@contract_option
+@target_options
+@json_option
+def directory_reject(
+    request_id: int, reason: str, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Refuse the pending request REQUEST_ID addressed to your department, with a reason.
+
+    \b
+    Example:
+      jinglian directory reject 7 --reason "the purpose needs no parcel owners"
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.reject(client, request_id, reason, contract=contract_name), contract_name
+        )
+    emit(as_json, done, lambda: [f"request {request_id} rejected"])
+
+
+@directory.command("revoke")
+@click.argument("grant_id", type=click.IntRange(1))
+@click.option("--reason", required=True, help="Why (1-500 characters).")
+@contract_option
+@target_options
+@json_option
+def directory_revoke(
+    grant_id: int, reason: str, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Withdraw the active grant GRANT_ID your department gave.
+
+    \b
+    Example:
+      jinglian directory revoke 7 --reason "the project ended"
+    """
+    _, client = _client(target)
+    with client:
+        done = _call(
+            lambda: sdk.revoke_grant(client, grant_id, reason, contract=contract_name),
+            contract_name,
+        )
+    emit(as_json, done, lambda: [f"grant {grant_id} revoked"])
+
+
+@directory.command("show")
+@click.argument("kind", type=click.Choice(["request", "grant", "delivery"]))
+@click.argument("record_id", type=click.IntRange(1))
+@contract_option
+@target_options
+@json_option
+def directory_show(
+    kind: str, record_id: int, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """A request, grant or delivery record (time-based states derived: expired).
+
+    \b
+    Example:
+      jinglian directory show request 7
+      jinglian directory show grant 7 --json
+    """
+    reader = {"request": sdk.get_request, "grant": sdk.get_grant, "delivery": sdk.get_delivery}[
+        kind
+    ]
+    _, client = _client(target)
+    with client:
+        found = _call(lambda: reader(client, record_id, contract=contract_name), contract_name)
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{kind} {record_id}"]
+            + [f"  {name:<14} {_shown(found[name], name)}" for name in sorted(found)]
+        ),
+    )
+
+
+def _shown(value: Any, name: str) -> str:
+    if name in ("time", "deadline", "start", "end", "revoked_time", "decided_time") and isinstance(
+        value, int
+    ):
+        return _time(value)
+    return value if isinstance(value, str) else show_value(value)
+
+
+@directory.command("requests")
+@click.option("--to", "to_org", help="Requests addressed to this department.")
+@click.option("--from", "from_org", help="Requests made by this department.")
+@_pages
+@contract_option
+@target_options
+@json_option
+def directory_requests(
+    to_org: str | None,
+    from_org: str | None,
+    start: int,
+    limit: int,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Requests addressed to (--to) or made by (--from) a department, oldest first.
+
+    \b
+    Example:
+      jinglian directory requests --to planning
+      jinglian directory requests --from water --start 100
+    """
+    if (to_org is None) == (from_org is None):
+        raise click.UsageError("give either --to ORG or --from ORG")
+    _, client = _client(target)
+    with client:
+        if to_org is not None:
+            found = _call(
+                lambda: sdk.requests_to(
+                    client, to_org, start=start, limit=limit, contract=contract_name
+                ),
+                contract_name,
+            )
+        else:
+            assert from_org is not None
+            found = _call(
+                lambda: sdk.requests_from(
+                    client, from_org, start=start, limit=limit, contract=contract_name
+                ),
+                contract_name,
+            )
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{len(found)} request(s) from {start}"]
+            + [
+                f"  {r['id']:>6}  {r['status']:<9} {r['requester']} -> {r['provider']}:{r['catalog']}  "
+                f"{len(r['items'])} item(s), duty {r['duty']}, {r['period_days']} days"
+                for r in found
+            ]
+        ),
+    )
+
+
+@directory.command("head")
+@click.argument("org")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Recompute the head from the whole log and prove head:ORG against the genesis file.",
+)
+@contract_option
+@target_options
+@json_option
+def directory_head(
+    org: str, verify: bool, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """The head hash of department ORG's directory: one value fixing every change so far.
+
+    With --verify the log is read from the start, the head recomputed from it
+    (the chain's hash), and the stored head's state proof checked; exit 1 if
+    anything disagrees.
+
+    \b
+    Example:
+      jinglian directory head planning --verify
+    """
+    _, client = _client(target, verify=verify)
+    with client:
+        found = _call(lambda: sdk.head(client, org, contract=contract_name), contract_name)
+        result: dict[str, Any] = dict(found)
+        if verify:
+            result.update(_verify_head(client, org, found, contract_name))
+    lines = [
+        f"{org}: {found['seq']} change(s), head {found['head'] or '(empty)'}",
+        f"  at block {found['height']}, {_time(found.get('time'))}",
+    ]
+    if verify:
+        lines.append(
+            f"  verified: the log's {result['log_entries']} change(s) recompute this head, "
+            f"and head:{org} is proven at block {result['proven_height']}"
+        )
+    emit(as_json, result, lambda: lines)
+
+
+def _verify_head(
+    client: Client, org: str, found: dict[str, Any], contract_name: str
+) -> dict[str, Any]:
+    assert client.genesis is not None
+    hash_fn = get_suite(client.genesis.crypto).hash
+    entries: list[dict[str, Any]] = []
+    while len(entries) < found["seq"]:
+        page = sdk.log(client, org, start=len(entries) + 1, limit=LOG_PAGE, contract=contract_name)
+        if not page:
+            break
+        entries += page
+    entries = entries[: found["seq"]]
+    recomputed = sdk.verify_log(org, entries, hash_fn)
+    if recomputed != found["head"] or len(entries) != found["seq"]:
+        raise InvalidInput(
+            f"{org}'s log of {len(entries)} change(s) recomputes head {recomputed or '(empty)'}, "
+            f"but the chain holds {found['head']} after {found['seq']}"
+        )
+    state = client.get_state(contract_name, f"head:{org}", verify=True)
+    proven = state.value
+    if not isinstance(proven, dict) or proven.get("head") != found["head"]:
+        raise InvalidInput(f"the proven head:{org} ({proven!r}) differs from the query's")
+    return {"verified": True, "log_entries": len(entries), "proven_height": state.height}
+
+
+# -- watch ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRule:
+    """One ``--auto-approve`` rule: a request matching every listed field is approved."""
+
+    catalogs: tuple[str, ...]
+    """Catalog codes of your department (``*``: any)."""
+    requesters: tuple[str, ...]
+    """Requesting departments (``*``: any)."""
+    duties: tuple[str, ...]
+    """The requester's duties (``*``: any)."""
+    period_days_max: int | None
+    """Longest period approved, or no limit."""
+
+    def allows(self, request: dict[str, Any]) -> bool:
+        """Whether this rule approves ``request`` (a ``requested`` event or a request record)."""
+
+        def match(values: tuple[str, ...], value: Any) -> bool:
+            return "*" in values or value in values
+
+        return (
+            match(self.catalogs, request.get("catalog"))
+            and match(self.requesters, request.get("requester"))
+            and match(self.duties, request.get("duty"))
+            and (
+                self.period_days_max is None
+                or int(request.get("period_days", 0)) <= self.period_days_max
+            )
+        )
+
+
+def load_rules(path: Path) -> list[ApprovalRule]:
+    """Read an auto-approval rule file (TOML ``[[rule]]`` tables, or JSON ``{"rules": [...]}``).
+
+    Each rule lists ``catalogs``, ``requesters`` and optionally ``duties`` (``"*"``
+    for any) and ``period_days_max``; a request is approved when one rule matches
+    it entirely. Anything else in the file is an error.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(RULES_BYTES_MAX + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > RULES_BYTES_MAX:
+        raise InvalidInput(f"{path} is larger than {RULES_BYTES_MAX} bytes")
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(data.decode())
+            raw = document.get("rules") if isinstance(document, dict) else None
+        else:
+            document = tomllib.loads(data.decode())
+            raw = document.get("rule")
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise InvalidInput(f"{path}: not valid {kind}: {exc}") from exc
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput(f'{path}: no rules (TOML [[rule]] tables, or JSON {{"rules": [...]}})')
+    if len(raw) > RULES_MAX:
+        raise InvalidInput(f"{path}: {len(raw)} rules, over {RULES_MAX}")
+    return [_rule(path, index, value) for index, value in enumerate(raw)]
+
+
+def _rule(path: Path, index: int, value: Any) -> ApprovalRule:
+    where = f"{path}: rule {index + 1}"
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where} must be a table")
+    known = {"catalogs", "requesters", "duties", "period_days_max"}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InvalidInput(f"{where}: unknown key {unknown[0]!r}; keys: {', '.join(sorted(known))}")
+
+    def names(key: str, required: bool) -> tuple[str, ...]:
+        listed = value.get(key, None if required else ["*"])
+        if isinstance(listed, str):
+            listed = [listed]
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(v, str) for v in listed)
+        ):
+            raise InvalidInput(f'{where}: {key} must be a non-empty list of strings (or "*")')
+        return tuple(listed)
+
+    period = value.get("period_days_max")
+    if period is not None and (
+        not isinstance(period, int) or isinstance(period, bool) or period < 1
+    ):
+        raise InvalidInput(f"{where}: period_days_max must be a positive integer")
+    return ApprovalRule(
+        catalogs=names("catalogs", True),
+        requesters=names("requesters", True),
+        duties=names("duties", False),
+        period_days_max=period,
+    )
+
+
+@dataclass
+class _Watch:
+    """What ``watch`` keeps between blocks: the last height handled and its options."""
+
+    org: str
+    contract: str
+    rules: list[ApprovalRule] | None
+    as_json: bool
+    state_file: Path | None
+    exit_after: int | None
+    height: int = 0
+    partial: int = 0
+    """Directory events of block ``height + 1`` already handled."""
+    shown: int = 0
+    seen_requests: set[int] = field(default_factory=set)
+
+    def save(self) -> None:
+        if self.state_file is not None:
+            tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+            state = {"height": self.height, "partial": self.partial, "org": self.org}
+            tmp.write_text(json.dumps(state) + "\n")
+            tmp.replace(self.state_file)
+
+    @property
+    def done(self) -> bool:
+        return self.exit_after is not None and self.shown >= self.exit_after
+
+
+@directory.command("watch")
+@click.option(
+    "--auto-approve",
+    "rules_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Approve conditional requests a rule in this TOML/JSON file allows.",
+)
+@click.option(
+    "--since",
+    type=click.IntRange(0),
+    help="Handle the blocks after this height first (default: from now on).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the last handled height here; a restarted watch resumes after it.",
+)
+@click.option(
+    "--exit-after",
+    type=click.IntRange(1),
+    help="Stop at the end of the block in which this many notifications were printed.",
+)
+@contract_option
+@target_options
+@json_option
+def directory_watch(
+    rules_file: Path | None,
+    since: int | None,
+    state_file: Path | None,
+    exit_after: int | None,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Print, as they commit, requests addressed to your department and decisions,
+    revocations and deliveries on its own requests; optionally approve by rule.
+
+    Follows the node's event stream (WebSocket) and reads each new block's
+    transactions, so nothing is missed: if the node restarts, watch reconnects
+    and resumes after the last block it handled (with --state, even across
+    its own restarts). With --json, one JSON object per line.
+
+    Rule file (TOML), approving a matching pending request:
+
+    \b
+      [[rule]]
+      catalogs = ["301001/000001"]     # your catalogs, or "*"
+      requesters = ["water"]           # requesting departments, or "*"
+      duties = ["flood"]               # the requester's duties (default "*")
+      period_days_max = 90             # optional
+
+    \b
+    Example:
+      jinglian directory watch --identity planning/admin --auto-approve rules.toml
+      jinglian directory watch --identity water/client --json --state water.watch
+    """
+    rules = load_rules(rules_file) if rules_file is not None else None
+    _, client = _client(target)
+    with client:
+        org = _own_org(client)
+        start, partial = since, 0
+        if start is None and state_file is not None and state_file.is_file():
+            start, partial = _saved_position(state_file, org)
+        if start is None:
+            start = int(client.get_block("latest")["height"])
+        base_url, identity = client.base_url, client.identity
+    watch = _Watch(org, contract_name, rules, as_json, state_file, exit_after, start, partial)
+    if not as_json:
+        click.echo(
+            f"watching {org}'s requests and decisions after block {start} at {base_url}"
+            + (f", approving by {len(rules)} rule(s)" if rules else "")
+            + " (Ctrl-C stops)",
+            err=True,
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_watch_loop(base_url, identity, watch))
+
+
+def _saved_position(path: Path, org: str) -> tuple[int, int]:
+    """The height and the events of the next block a watch state file says were handled."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read the watch state {path}: {exc}") from exc
+    if (
+        not isinstance(saved, dict)
+        or saved.get("org") != org
+        or not isinstance(saved.get("height"), int)
+        or not isinstance(saved.get("partial", 0), int)
+    ):
+        raise ConfigError(f"{path} is not a watch state of {org}")
+    return int(saved["height"]), int(saved.get("partial", 0))
+
+
+async def _watch_loop(base_url: str, identity: Any, watch: _Watch) -> None:
+    """Follow blocks forever (or until ``exit_after``), reconnecting with a growing pause."""
+    pause = 0.5
+    while not watch.done:
+        try:
+            async with AsyncClient(base_url, identity) as client:
+                await _follow(client, watch)
+                pause = 0.5
+        except (httpx.TransportError, OSError, WebSocketException, JinglianError) as exc:
+            if isinstance(exc, JinglianError) and exc.code not in (
+                "busy",
+                "unavailable",
+                "internal",
+            ):
+                raise
+            _note(watch, f"connection lost ({exc.__class__.__name__}); reconnecting in {pause:g} s")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, WATCH_RETRY_S_MAX)
+
+
+async def _follow(client: AsyncClient, watch: _Watch) -> None:
+    """Read every block after ``watch.height``, then each new one the stream announces."""
+    wake: asyncio.Queue[object] = asyncio.Queue()
+    lost = object()
+
+    async def pump() -> None:
+        try:
+            async for _message in client.subscribe(watch.contract, blocks=True):
+                wake.put_nowait(None)
+        except (OSError, WebSocketException):
+            pass
+        wake.put_nowait(lost)
+
+    task = asyncio.create_task(pump())
+    try:
+        while not watch.done:
+            await _catch_up(client, watch)
+            if watch.done:
+                return
+            try:
+                signal = await asyncio.wait_for(wake.get(), WATCH_WAKE_S)
+            except TimeoutError:
+                continue
+            if signal is lost:
+                await _catch_up(client, watch)
+                raise httpx.TransportError("the event stream closed")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def _catch_up(client: AsyncClient, watch: _Watch) -> None:
+    """Handle every block after ``watch.height`` up to the latest, each event once: the
+    events of a block cut short (a lost connection) are counted in ``watch.partial`` and
+    skipped when the block is read again."""
+    latest = int((await client.get_block("latest"))["height"])
+    while watch.height < latest and not watch.done:
+        height = watch.height + 1
+        start = 0
+        seen = 0
+        while True:
+            page = await client.call_api("GET", f"/blocks/{height}/txs", params={"start": start})
+            for tx in page["txs"]:
+                if tx["receipt"]["status"] != "ok":
+                    continue
+                for event in tx["receipt"]["events"]:
+                    if event["contract"] != watch.contract:
+                        continue
+                    seen += 1
+                    if seen <= watch.partial:
+                        continue
+                    await _handle(client, watch, height, event["topic"], event["data"])
+                    watch.partial = seen
+                    watch.save()
+            start += len(page["txs"])
+            if not page["txs"] or start >= int(page["tx_count"]):
+                break
+        watch.height = height
+        watch.partial = 0
+        watch.save()
+
+
+async def _handle(
+    client: AsyncClient, watch: _Watch, height: int, topic: str, data: dict[str, Any]
+) -> None:
+    org = watch.org
+    if org not in data.get("orgs", []) or topic in ("changed", "settings"):
+        return
+    mine = data.get("requester") == org
+    addressed = data.get("provider") == org
+    if topic == "requested" and addressed:
+        await _show(watch, height, topic, data, _request_line(data))
+        if watch.rules is not None and data.get("status") == "pending":
+            await _decide(client, watch, height, data)
+        return
+    if addressed and topic == "confirmed":
+        text = f"delivery {data.get('delivery')} confirmed by {data.get('requester')}"
+    elif mine and topic in REQUESTER_TOPICS:
+        text = {
+            "granted": f"request {data.get('request')} granted by {data.get('provider')} "
+            f"(grant {data.get('grant')}, until {_time(data.get('end'))})",
+            "rejected": f"request {data.get('request')} rejected by {data.get('provider')}: "
+            f"{data.get('reason')}",
+            "revoked": f"grant {data.get('grant')} revoked by {data.get('provider')}: "
+            f"{data.get('reason')}",
+            "delivered": f"delivery {data.get('delivery')} under grant {data.get('grant')} "
+            f"from {data.get('provider')}",
+        }[topic]
+    else:
+        return
+    await _show(watch, height, topic, data, text)
+
+
+def _request_line(data: dict[str, Any]) -> str:
+    return (
+        f"request {data.get('request')} from {data.get('requester')} for "
+        f"{data.get('catalog')} ({', '.join(data.get('items') or [])}), duty {data.get('duty')}, "
+        f"{data.get('period_days')} days, {data.get('status')}: {data.get('purpose')}"
+    )
+
+
+async def _decide(client: AsyncClient, watch: _Watch, height: int, data: dict[str, Any]) -> None:
+    request_id = int(data["request"])
+    if request_id in watch.seen_requests:
+        return
+    watch.seen_requests.add(request_id)
+    assert watch.rules is not None
+    if not any(rule.allows(data) for rule in watch.rules):
+        await _show(
+            watch,
+            height,
+            "left",
+            {"request": request_id},
+            f"request {request_id}: no rule allows it; left for a decision",
+        )
+        return
+    current = (await client.query(watch.contract, "get_request", {"request_id": request_id})).value
+    if not isinstance(current, dict) or current.get("status") != "pending":
+        status = current.get("status") if isinstance(current, dict) else None
+        await _show(
+            watch,
+            height,
+            "skipped",
+            {"request": request_id, "status": status},
+            f"request {request_id} is {status}; nothing to approve",
+        )
+        return
+    try:
+        result = await client.invoke(watch.contract, "approve", {"request_id": request_id})
+    except JinglianError as exc:
+        await _show(
+            watch, height, "approve_failed", {"request": request_id, "error": exc.message},
+            f"request {request_id}: approval failed: {exc.message} ({exc.code})",
+        )  # fmt: skip
+        return
+    await _show(
+        watch, height, "approved", {"request": request_id, "tx_id": result.id, "height": result.height},
+        f"request {request_id} approved by rule (tx {result.id[:16]}..., block {result.height})",
+    )  # fmt: skip
+
+
+async def _show(watch: _Watch, height: int, topic: str, data: dict[str, Any], text: str) -> None:
+    watch.shown += 1
+    if watch.as_json:
+        click.echo(
+            json.dumps(
+                {"height": height, "event": topic, **data}, ensure_ascii=False, sort_keys=True
+            )
+        )
+    else:
+        click.echo(f"[block {height}] {text}")
+
+
+def _note(watch: _Watch, text: str) -> None:
+    """A line about the watch itself (stderr, so --json output stays one object per line)."""
+    del watch
+    click.echo(text, err=True)
+
+
+# -- demo data -----------------------------------------------------------------------------------
+
+
+DEMO_DIR = Path("demo")
+"""Where the demo writes under the network directory (``sources/`` inside)."""
+
+
+@directory.command("demo")
+@click.option(
+    "--departments",
+    type=click.IntRange(2, demo.DEPARTMENTS_MAX),
+    default=60,
+    show_default=True,
+    help="Departments (member organisations added to the devnet).",
+)
+@click.option(
+    "--catalogs", type=click.IntRange(2), default=5000, show_default=True, help="Catalogs in all."
+)
+@click.option(
+    "--items",
+    "item_count",
+    type=click.IntRange(2),
+    default=50_000,
+    show_default=True,
+    help="Data items in all.",
+)
+@click.option(
+    "--divisions", type=click.IntRange(2), default=1000, show_default=True, help="Divisions in all."
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator.")
+@contract_option
+@target_options
+@json_option
+def directory_demo(
+    departments: int,
+    catalogs: int,
+    item_count: int,
+    divisions: int,
+    seed: int,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Load a city's demo directory onto a running devnet: departments, duties, divisions,
+    catalogs and items, and example data sources of the land-use planning data.
+
+    Each department becomes a member organisation (CA and admin/client identities
+    written under the network directory and into network.json, added with org.add
+    approved by the devnet's local admins). Its directory is then published by its
+    own admin. The planning commission (planning) publishes the land-use planning
+    data 301001/000001; the water authority (water) has the duty flood-control to
+    request it. The example sources are NET/demo/sources/landuse.csv, landuse.sqlite
+    (table landuse) and landuse.sql (PostgreSQL). Running it again loads only what
+    is missing.
+
+    \b
+    Example:
+      jinglian devnet up --nodes 4 --detach
+      jinglian directory demo
+      jinglian directory demo --departments 5 --catalogs 50 --items 500 --divisions 20
+    """
+    sizes = demo.Sizes(departments, catalogs, item_count, divisions)
+    sizes.check()
+    chosen = Target(**target)
+    network = chosen.network()
+    if network is None or not network.devnet:
+        raise ConfigError(
+            "the demo needs a devnet (`jinglian devnet up`): it adds organisations with the "
+            "approvals of the local admin identities"
+        )
+    started = time.monotonic()
+    say = _say(as_json)
+    generated = demo.generate(sizes, seed)
+    say(f"generated {sizes.departments} departments in {time.monotonic() - started:.1f} s")
+    sources = demo.write_sources(network.root / DEMO_DIR / "sources")
+    say(f"example sources in {sources['landuse.csv'].parent}")
+    with chosen.client(sign=True) as client:
+        added = add_departments(client, network.root, [(d.org, d.name) for d in generated], say)
+        network = chosen.network()
+        assert network is not None
+        phases: list[list[bulk.CallSpec]] = [[], [], []]
+        skipped = {"duties": 0, "divisions": 0, "catalogs": 0, "items": 0}
+        to_send = dict.fromkeys(skipped, 0)
+        compare_started = time.monotonic()
+        for department in generated:
+            identity = _identity_of(network, f"{department.org}/admin")
+            changes = _compare(client, department.org, department.plan, contract_name)
+            if department.plan.problems:
+                raise bulk.refuse(department.plan.problems, f"the demo data of {department.org}")
+            for phase, calls in zip(phases, bulk.calls_of(changes, identity), strict=True):
+                phase.extend(calls)
+            for kind in skipped:
+                skipped[kind] += changes.skipped.get(kind, 0)
+                to_send[kind] += changes.count()[kind]
+        say(
+            f"compared with the chain in {time.monotonic() - compare_started:.1f} s: "
+            + ", ".join(f"{to_send[k]} {k} to send ({skipped[k]} there)" for k in skipped)
+        )
+        report = bulk.SendReport()
+        if any(phases):
+            report = bulk.send_phases(
+                client, phases, contract=contract_name, on_progress=_progress_printer(as_json)
+            )
+    result = {
+        "departments": sizes.departments,
+        "organisations_added": added,
+        "sent": to_send,
+        "already_there": skipped,
+        "transactions": sum(len(p) for p in phases),
+        "committed": report.committed,
+        "failed": report.failed,
+        "load_seconds": round(report.seconds, 1),
+        "tx_per_s": round(report.rate, 1),
+        "seconds": round(time.monotonic() - started, 1),
+        "sources": {name: str(path) for name, path in sources.items()},
+    }
+    emit(as_json, result, lambda: _demo_lines(result))
+    if report.failed:
+        raise JinglianError(f"{len(report.failed)} transaction(s) failed: {report.failed[0]}")
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        if not quiet:
+            click.echo(text, err=True)
+
+    return say
+
+
+def _identity_of(network: Network, name: str) -> Identity:
+    entry = network.identity(name)
+    return Identity.load(entry.cert, entry.key)
+
+
+def _demo_lines(result: dict[str, Any]) -> list[str]:
+    sent, there = result["sent"], result["already_there"]
+    if result["transactions"] == 0 and not result["organisations_added"]:
+        head = "the demo data is already on chain: nothing to load"
+    else:
+        head = (
+            f"loaded {result['departments']} departments: {result['committed']} of "
+            f"{result['transactions']} transactions in {result['load_seconds']} s "
+            f"({result['tx_per_s']} tx/s)"
+        )
+    return [
+        head,
+        *(f"  {kind:<10} {sent[kind]:>6} sent, {there[kind]:>6} already there" for kind in sent),
+        f"  organisations added: {len(result['organisations_added'])}",
+        f"  sources: {result['sources']['landuse.csv']} (+ .sqlite, .sql)",
+        f"done in {result['seconds']} s",
+    ]
+
+
+# -- adding departments as member organisations --------------------------------------------------
+
+
+def add_departments(
+    client: Client,
+    net_dir: Path,
+    departments: Sequence[tuple[str, str]],
+    say: Callable[[str], None],
+) -> list[str]:
+    """Make each ``(org id, name)`` a member organisation of the devnet in ``net_dir``.
+
+    Keys and certificates are created as ``jinglian init`` does (``orgs/<org>/ca``,
+    ``users/admin``, ``users/client``) and the identities written into
+    ``network.json``; then ``org.add`` is sent in rounds, each transaction endorsed
+    by the admins of every member (up to the chain's endorsement limit), so a round
+    of up to ``2a - n - 1`` additions (``a`` endorsing of ``n`` members) commits even
+    when it spans several blocks. Returns the organisations added.
+    """
+    network = load_network(net_dir)
+    suite = get_suite(network.crypto)
+    members = [str(org["id"]) for org in client.query("chain_config", "orgs").value]
+    missing = [(org, name) for org, name in departments if org not in members]
+    for org, _ in departments:
+        _ensure_org_keys(net_dir, suite, org)
+    _ensure_manifest(net_dir, [org for org, _ in departments])
+    if not missing:
+        return []
+    network = load_network(net_dir)
+    cas = {org: (net_dir / "orgs" / org / "ca" / "ca.pem").read_text() for org, _ in missing}
+    admins = {
+        e.org: Identity.load(e.cert, e.key)
+        for e in network.identities.values()
+        if e.role == "admin"
+    }
+    started = time.monotonic()
+    pending = list(missing)
+    while pending:
+        endorsers = [admins[org] for org in members if org in admins][:ENDORSEMENTS_MAX]
+        if len(endorsers) * 2 <= len(members):
+            raise ConfigError(
+                f"{len(endorsers)} admins can endorse, but a majority of the {len(members)} "
+                f"members is {len(members) // 2 + 1} (the chain takes at most "
+                f"{ENDORSEMENTS_MAX} endorsements per transaction)"
+            )
+        size = max(1, 2 * len(endorsers) - len(members) - 1)
+        batch, pending = pending[:size], pending[size:]
+        txs = []
+        for org, name in batch:
+            args = {"id": org, "name": name[:128], "ca_cert": cas[org]}
+            tx = endorsers[0].sign_tx(network.chain_id, "chain_config", "add_org", args)
+            for endorser in endorsers[1:]:
+                tx = endorser.endorse(tx)
+            txs.append(tx)
+        outcomes = client.submit_many(txs)
+        for outcome in outcomes:
+            if not isinstance(outcome, str):
+                raise outcome
+        for tx, (org, _) in zip(txs, batch, strict=True):
+            result = client.wait_tx(tx.id.hex(), ORG_ADD_TIMEOUT_S)
+            if not result.ok:
+                raise JinglianError(f"org.add {org}: {result.error} ({result.status})")
+            members.append(org)
+        say(
+            f"added {len(batch)} organisation(s), {len(members)} members now "
+            f"({len(endorsers)} endorsements each)"
+        )
+    say(f"added {len(missing)} organisations in {time.monotonic() - started:.1f} s")
+    return [org for org, _ in missing]
+
+
+ORG_ADD_TIMEOUT_S = 60.0
+"""How long one round of ``org.add`` may take to commit."""
+
+
+def _ensure_org_keys(net_dir: Path, suite: Any, org: str) -> None:
+    """Create ``orgs/<org>`` (CA, admin, client) unless it is complete; built beside and
+    renamed into place, so a crash leaves either nothing or the whole."""
+    final = net_dir / "orgs" / org
+    needed = [final / "ca" / "ca.pem", *(final / "users" / r / "cert.pem" for r in USER_ROLES)]
+    if all(path.is_file() for path in needed):
+        return
+    if final.exists():
+        raise ConfigError(f"{final} exists but is incomplete; remove it and run the demo again")
+    staging = net_dir / "orgs" / f".{org}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    create_org_identities(staging, suite, org)
+    (staging / "orgs" / org).replace(final)
+    shutil.rmtree(staging)
+
+
+def _ensure_manifest(net_dir: Path, orgs: Sequence[str]) -> None:
+    """Add ``<org>/admin`` and ``<org>/client`` of each org to ``network.json`` (atomically)."""
+    path = net_dir / "network.json"
+    manifest = json.loads(path.read_text())
+    identities = manifest["identities"]
+    changed = False
+    for org in orgs:
+        for role in USER_ROLES:
+            name = f"{org}/{role}"
+            if name not in identities:
+                identities[name] = {
+                    "org": org,
+                    "role": role,
+                    "cert": f"orgs/{org}/users/{role}/cert.pem",
+                    "key": f"orgs/{org}/users/{role}/key.pem",
+                }
+                changed = True
+    if changed:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(path)
