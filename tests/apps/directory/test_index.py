@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from jinglian.apps.directory import index, service
+from jinglian.apps.directory.report import sla_report
+from jinglian.apps.directory.search import department, search_catalogs
 from jinglian.client import AsyncClient, Client
 from jinglian.indexer import Database, Indexer, open_database
 from jinglian.testing.process import NodeProcess
@@ -136,6 +138,23 @@ def check_matches_contract(net: Path, database: Database, done: Done) -> None:
         assert deliveries[done.mismatched_delivery].status == "mismatch"
 
 
+def check_search(database: Database) -> None:
+    """The same search answers on either database (LIKE over the normalised text)."""
+    found = search_catalogs(database, keyword="土地 PARCEL")
+    assert [(c["org"], c["code"]) for c in found["catalogs"]] == [("org1", PLAN)]
+    assert search_catalogs(database, keyword="road", classification="301")["total"] == 1
+    assert search_catalogs(database, keyword="100%")["total"] == 0
+    assert search_catalogs(database, status=None)["total"] == 3
+    assert department(database, "org1")["requests_to"] == {
+        "granted": 2,
+        "pending": 1,
+        "rejected": 1,
+    }
+    report = sla_report(database, now_ms=2**50)
+    assert report["decision"]["by_provider"][0]["count"] == 2
+    assert report["overdue"]["count"] == 1
+
+
 def directory_rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     return {name: r for name, r in database.dump().items() if name.startswith("dir_")}
 
@@ -148,6 +167,7 @@ def test_index_rows_match_the_contract_and_a_rebuild_is_identical(
     database = index_chain(net, url)
     try:
         check_matches_contract(net, database, done)
+        check_search(database)
         before = directory_rows(database)
         assert sum(len(r) for r in before.values()) > 50
     finally:
@@ -172,6 +192,7 @@ def test_index_on_postgresql(chain: tuple[Path, Done], postgres_url: str) -> Non
         database = index_chain(net, url)
         try:
             check_matches_contract(net, database, done)
+            check_search(database)
             on_postgres = directory_rows(database)
         finally:
             database.close()
