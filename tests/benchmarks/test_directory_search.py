@@ -131,7 +131,10 @@ def build_index(path: Path, size: Size) -> Database:
     database.add_handler("directory", index.handle_event, index.metadata)
     database.create()
     orgs = [f"dept{n:02d}" for n in range(size.departments)]
-    duty_rows, catalog_rows, hung_rows, item_rows = [], [], [], []
+    duty_rows: list[dict[str, Any]] = []
+    catalog_rows: list[dict[str, Any]] = []
+    hung_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     for org in orgs:
         duty_rows.extend(
             {
@@ -191,7 +194,9 @@ def build_index(path: Path, size: Size) -> Database:
             for i, item_name in enumerate(names)
         )
         catalogs.append((org, code))
-    request_rows, grant_rows, delivery_rows = [], [], []
+    request_rows: list[dict[str, Any]] = []
+    grant_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
     for number in range(1, size.requests + 1):
         org, code = rng.choice(catalogs)
         requester = rng.choice([o for o in orgs if o != org])

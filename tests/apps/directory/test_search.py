@@ -17,7 +17,8 @@ from jinglian.apps.directory.search import (
     department_requests,
     search_catalogs,
 )
-from jinglian.execution.testing import ContractHarness, Sender, harness_config, sha256
+from jinglian.execution._model import Sender
+from jinglian.execution.testing import ContractHarness, harness_config, sha256
 from jinglian.indexer import BlockInfo, Database, EventInfo, TxInfo, open_database
 from jinglian.types.errors import InvalidInput, NotFound, Unavailable
 from tests.apps.directory.test_contract import (

@@ -23,8 +23,8 @@ JSON-ready dict.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, select
 
@@ -35,13 +35,15 @@ from jinglian.types.errors import InvalidInput
 
 __all__ = ["OVERDUE_LISTED_MAX", "TIME_MS_MAX", "percentile", "sla_report", "summarise"]
 
+N = TypeVar("N", int, float)
+
 OVERDUE_LISTED_MAX = 100
 """Most overdue requests the report lists one by one (all are counted)."""
 TIME_MS_MAX = 2**53
 """Largest time a filter accepts (far past any block time)."""
 
 
-def percentile(sorted_values: list[int], fraction: float) -> int:
+def percentile(sorted_values: Sequence[N], fraction: float) -> N:
     """The nearest-rank percentile of non-empty ascending ``sorted_values`` (0 < fraction <= 1)."""
     rank = max(1, math.ceil(fraction * len(sorted_values)))
     return sorted_values[rank - 1]
