@@ -129,7 +129,7 @@ def test_postgresql_source(world: World, postgres_url: str) -> None:
                 {"p": row[0], "l": row[1], "a": int(row[2]), "o": row[3]},
             )
     engine.dispose()
-    url = postgres_url.replace("postgresql://", "postgresql+psycopg://")
+    url = postgres_url  # the plain URL: sources pick the pinned psycopg driver
     with open(world.service.config, "a") as handle:
         handle.write(
             f'\n[sources."{PG}"]\nurl = "{url}"\n'

@@ -111,6 +111,12 @@ service SIGKILL itself at that step of a delivery. Unset in production."""
 SHUTDOWN_GRACE_S: Final = 5
 """Seconds in-flight fetches get to finish after SIGTERM."""
 
+PRUNE_EVERY_MS: Final = 60_000
+"""How often (at most) a fetch also prunes the response store."""
+
+PRUNE_MARGIN_MS: Final = 60_000
+"""Extra age, beyond twice the time window, before a stored response is pruned."""
+
 LOCK_WAIT_S: Final = 60
 """How long a resent request waits for the same request's delivery in progress."""
 
@@ -166,6 +172,7 @@ class ExchangeService:
         self._cas_at_ms = -CONFIG_CACHE_MS
         self._peers: dict[Any, bytes] = {}
         self._tls: ssl.SSLContext | None = None
+        self._pruned_at_ms = -PRUNE_EVERY_MS
         fault = os.environ.get(FAULT_ENV, "")
         self._fault = fault if fault in _FAULTS else ""
 
@@ -262,6 +269,7 @@ class ExchangeService:
 
     def handle_fetch(self, peer_der: bytes | None, body: bytes) -> Delivered:
         """Check a fetch request, then store, deliver and release (see the module docstring)."""
+        self._maybe_prune()
         request = parse_request(body)
         if self.gm:
             if request.cert is None or request.server is None:
@@ -344,6 +352,16 @@ class ExchangeService:
             lock = self._locks.get(key)
             if lock is not None and not lock.locked():
                 self._locks.pop(key, None)
+
+    def _maybe_prune(self) -> None:
+        """Every ``PRUNE_EVERY_MS``, drop stored responses no request can be accepted for any
+        more (created more than twice the time window ago)."""
+        now_ms = self.clock_ms()
+        with self._locks_guard:
+            if now_ms - self._pruned_at_ms < PRUNE_EVERY_MS:
+                return
+            self._pruned_at_ms = now_ms
+        self.store.prune(now_ms - 2 * self.config.skew_ms - PRUNE_MARGIN_MS)
 
     def _maybe_crash(self, step: str) -> None:
         if self._fault == step:

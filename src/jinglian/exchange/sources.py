@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jinglian.exchange.config import Source
@@ -86,7 +86,10 @@ def _json_rows(catalog: str, raw: bytes) -> tuple[list[str], list[list[Any]]]:
 def _sql_rows(source: Source) -> tuple[list[str], list[list[Any]]]:
     assert source.url is not None and source.query is not None
     try:
-        engine = create_engine(source.url)
+        url = make_url(source.url)
+        if url.get_backend_name() == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")  # the pinned driver
+        engine = create_engine(url)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise SourceError(f"SQL source of {source.catalog}: bad URL: {exc}") from None
     try:

@@ -75,6 +75,24 @@ class ResponseStore:
         """Replace the record (e.g. with the delivery id), durably."""
         self._write(self._path(record.request_hash, ".json"), json.dumps(asdict(record)).encode())
 
+    def prune(self, created_before_ms: int) -> int:
+        """Remove every entry (and stray temporary or orphaned file) created before the given
+        time; the number of entries removed. The service calls it with a time no request can
+        still be accepted from (``2 * skew_ms`` ago), so a pruned request is refused by its time."""
+        removed = 0
+        for record_path in self.root.glob("*.json"):
+            found = self.get(record_path.stem)
+            if found is not None and found.created_ms < created_before_ms:
+                record_path.unlink(missing_ok=True)
+                self._path(found.request_hash, ".sealed").unlink(missing_ok=True)
+                removed += 1
+        cutoff_s = created_before_ms / 1000
+        for path in self.root.iterdir():
+            orphan = path.suffix == ".sealed" and not path.with_suffix(".json").exists()
+            if (orphan or path.suffix == ".tmp") and path.stat().st_mtime < cutoff_s:
+                path.unlink(missing_ok=True)
+        return removed
+
     def _path(self, request_hash: str, suffix: str) -> Path:
         if len(request_hash) != 64 or request_hash.strip("0123456789abcdef"):
             raise ValueError(f"not a request hash: {request_hash!r}")
