@@ -3,6 +3,7 @@ from the real contract's events (in-memory harness, block times chosen by the te
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,29 @@ def test_an_index_that_cannot_be_read_is_unavailable(tmp_path: Path) -> None:
             search_catalogs(database, keyword="x")
     finally:
         database.close()
+
+
+def test_readers_do_not_wait_for_the_indexer_writing(published: Indexed, tmp_path: Path) -> None:
+    """WAL: while the indexer holds a block's write transaction, a reader (the node) answers at
+    once from the last committed state."""
+    reader = open_database(str(published.database.engine.url))
+    try:
+        with reader.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with published.database.engine.begin() as writing:
+            writing.execute(
+                index.heads.insert().values(org="org9", seq=1, head="0" * 64, height=1, time_ms=1)
+            )
+            writing.execute(index.catalogs.update().values(name="changed"))
+            started = time.perf_counter()
+            found = search_catalogs(reader, keyword="土地")
+            assert time.perf_counter() - started < 1.0
+            assert found["catalogs"][0]["name"] == "土地利用规划数据"
+            with pytest.raises(NotFound):
+                department(reader, "org9")
+        assert department(reader, "org9")["head"]["seq"] == 1
+    finally:
+        reader.close()
 
 
 # -- views --------------------------------------------------------------------------------------
