@@ -186,7 +186,8 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
     async def department_view(org: Org) -> JSONResponse:
         """Head, exchange URL, duties with their catalogs, counts of catalogs and requests."""
         check_org(org)
-        return JSONResponse(await _on_index(index, lambda db: department(db, org)))
+        now_ms = _head_time_ms(services)
+        return JSONResponse(await _on_index(index, lambda db: department(db, org, now_ms=now_ms)))
 
     @router.get("/departments/{org}/requests", summary="Requests to or from a department")
     async def requests_of(

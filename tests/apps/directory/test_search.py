@@ -306,6 +306,12 @@ def test_catalog_with_items_and_department_view(published: Indexed) -> None:
     assert view["catalogs"] == {"active": 3, "retired": 1}
     assert view["requests_to"] == {"pending": 1} and view["requests_from"] == {}
     assert department(db, "org2")["requests_from"] == {"pending": 1}
+    granted_at = published.time_ms()
+    published.call("request", request_args(OPEN, items=["r000"], period_days=2), C2)
+    assert department(db, "org1")["grants_given_active"] == 1
+    end = granted_at + 2 * DAY_MS
+    assert department(db, "org1", now_ms=end - 1)["grants_given_active"] == 1
+    assert department(db, "org1", now_ms=end)["grants_given_active"] == 0
     with pytest.raises(NotFound):
         department(db, "org3")
 

@@ -219,9 +219,10 @@ def catalog_with_items(
     return {"catalog": catalog_view(row), "start": start, "items": [item_view(r) for r in found]}
 
 
-def department(database: Database, org: str) -> dict[str, Any]:
+def department(database: Database, org: str, *, now_ms: int | None = None) -> dict[str, Any]:
     """A department at a glance: head, exchange URL, duties with the catalogs hung from them,
-    and counts of its catalogs and of requests to and from it by status."""
+    counts of its catalogs and of requests to and from it by status, and the grants it gave
+    that are active (not revoked, and not past their end at ``now_ms`` if given)."""
     check_org(org)
     with reading(database) as connection:
         head = connection.execute(select(heads).where(heads.c.org == org)).one_or_none()
@@ -248,10 +249,11 @@ def department(database: Database, org: str) -> dict[str, Any]:
         catalog_counts = _counts(connection, catalogs.c.status, catalogs.c.org == org)
         to_counts = _counts(connection, requests.c.status, requests.c.provider == org)
         from_counts = _counts(connection, requests.c.status, requests.c.requester == org)
+        live = [grants.c.provider == org, grants.c.status == "active"]
+        if now_ms is not None:
+            live.append(grants.c.end_ms > now_ms)
         active_grants = connection.execute(
-            select(func.count())
-            .select_from(grants)
-            .where(grants.c.provider == org, grants.c.status == "active")
+            select(func.count()).select_from(grants).where(*live)
         ).scalar_one()
     by_duty: dict[str, list[dict[str, str]]] = {}
     for duty_id, code, name in hung:
