@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from jinglian.apps.directory import demo
 from jinglian.cli import cli
-from jinglian.testing.process import NodeProcess, find_free_ports
+from jinglian.testing.process import NodeProcess, find_free_port, find_free_ports
 
 PLAN = "301001/000001"  # org1's conditional land-use catalog
 OPEN = "301001/000002"  # org1's unconditional catalog
@@ -47,8 +48,8 @@ def _error(result: Result, code: str, exit_code: int = 1) -> str:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    """A three-organisation solo network marked as a devnet, its node running, the
-    directory contract deployed."""
+    """A three-organisation solo network marked as a devnet, its node running (reading the
+    SQL index ``NET/index.sqlite``), the directory contract deployed."""
     root = tmp_path_factory.mktemp("dir") / "net"
     api, p2p = find_free_ports(3), find_free_ports(3)
     _ok(_run(
@@ -57,6 +58,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     ))  # fmt: skip
     manifest = json.loads((root / "network.json").read_text())
     (root / "network.json").write_text(json.dumps({**manifest, "devnet": True}))
+    node_toml = root / "nodes" / "node1" / "node.toml"
+    lines = [line for line in node_toml.read_text().splitlines() if "index_db" not in line]
+    node_toml.write_text("\n".join([*lines, 'index_db = "sqlite:///../../index.sqlite"', ""]))
     with NodeProcess(root / "nodes" / "node1") as process:
         process.start()
         _ok(_run("directory", "deploy", "--net", str(root)))
@@ -440,3 +444,69 @@ def test_watch_refuses_bad_rule_files(net: Path, tmp_path: Path) -> None:
         rules.write_text(text)
         refused = _on(net, "watch", "--auto-approve", str(rules))
         assert message in _error(refused, "invalid_input"), text
+
+
+# -- search, report and fetch --------------------------------------------------------------------
+
+
+def _serve_exchange(net: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    sources = demo.write_sources(tmp_path / "sources", count=40)
+    config_dir = tmp_path / "exchange"
+    port = find_free_port()
+    _ok(_run(
+        "exchange", "init", "--net", str(net), "--identity", "org1/admin", "--dir",
+        str(config_dir), "--port", str(port), "--source", f"{PLAN}={sources['landuse.csv']}",
+    ))  # fmt: skip
+    service = subprocess.Popen(
+        [sys.executable, "-m", "jinglian.cli", "exchange", "run", "--config",
+         str(config_dir / "exchange.toml")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + WATCH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = _run("exchange", "status", "--config", str(config_dir / "exchange.toml"), "--json")
+        if status.exit_code == 0 and json.loads(status.stdout).get("up"):
+            return service
+        time.sleep(0.2)
+    service.kill()
+    raise AssertionError("the exchange service did not come up")
+
+
+def test_fetch_search_and_report(net: Path, tmp_path: Path) -> None:
+    service = _serve_exchange(net, tmp_path)
+    try:
+        asked = _json(_request(net, PLAN, "--json"))
+        _ok(_on(net, "approve", str(asked["id"])))
+        out = tmp_path / "landuse.csv"
+        started = time.monotonic()
+        fetched = _json(_on(net, "fetch", str(asked["id"]), "-o", str(out), "--json",
+                            identity="org2/client"))  # fmt: skip
+        seconds = time.monotonic() - started
+        assert fetched["status"] == "confirmed" and fetched["size"] == out.stat().st_size
+        rows = out.read_text().splitlines()
+        assert rows[0] == "parcel_id" and len(rows) == 41, rows[:3]
+        delivery = _json(_on(net, "show", "delivery", str(fetched["delivery"]), "--json"))
+        assert delivery["response_hash"] == fetched["payload_hash"]
+        assert delivery["status"] == "confirmed"
+        print(f"request-to-file fetch took {seconds:.2f} s")
+        _ok(_on(net, "revoke", str(asked["id"]), "--reason", "done"))
+        revoked = _on(net, "fetch", str(asked["id"]), "-o", str(tmp_path / "again.csv"),
+                      identity="org2/client")  # fmt: skip
+        assert "revoked" in _error(revoked, "permission_denied")
+        assert not (tmp_path / "again.csv").exists()
+        stranger = _on(net, "fetch", str(asked["id"]), "-o", str(tmp_path / "x.csv"),
+                       identity="org3/client")  # fmt: skip
+        _error(stranger, stranger.stderr.strip().rsplit("(", 1)[-1].rstrip(")"))
+        assert not (tmp_path / "x.csv").exists()
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    _ok(_run("indexer", "run", "--once", "--net", str(net)))
+    hits = _json(_on(net, "search", "土地利用", "--json"))
+    assert [(c["org"], c["code"]) for c in hits["catalogs"]] == [("org1", PLAN)]
+    assert "org1:301001/000001" in _ok(_on(net, "search", "--class", "301", "--provider", "org1"))
+    report = _json(_on(net, "report", "--org", "org1", "--json"))
+    assert report["delivery"]["by_provider"][0]["count"] >= 1
+    assert "request to decision" in _ok(_on(net, "report", "--since", "2020-01-01"))
+    bad = _on(net, "report", "--since", "yesterday")
+    assert "--since takes YYYY-MM-DD" in _error(bad, "invalid_input")

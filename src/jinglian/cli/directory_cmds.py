@@ -18,6 +18,7 @@ import time
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,12 @@ from websockets.exceptions import WebSocketException
 
 from jinglian.apps import directory as sdk
 from jinglian.apps.directory import bulk, demo
+from jinglian.apps.directory import service as directory_service
 from jinglian.apps.directory.service import CONTRACT_NAME
 from jinglian.cli._base import Target, emit, json_option, show_value, target_options
 from jinglian.client import AsyncClient, Client, Identity, Network, load_network, local_approvers
 from jinglian.crypto import get_suite
+from jinglian.exchange import fetch
 from jinglian.node.init import USER_ROLES
 from jinglian.node.init import _create_org as create_org_identities
 from jinglian.types.errors import (
@@ -1092,6 +1095,221 @@ def _verify_head(
     if not isinstance(proven, dict) or proven.get("head") != found["head"]:
         raise InvalidInput(f"the proven head:{org} ({proven!r}) differs from the query's")
     return {"verified": True, "log_entries": len(entries), "proven_height": state.height}
+
+
+# -- search, report, fetch -----------------------------------------------------------------------
+
+
+SEARCH_LIMIT_MAX = 100
+"""Most catalogs one search page asks for (the index's page limit)."""
+
+
+@directory.command("search")
+@click.argument("keywords", nargs=-1)
+@click.option(
+    "--class",
+    "classification",
+    help="Classification: a class (3), item (301), sub-item (301001) or whole code.",
+)
+@click.option("--provider", help="Only this department's catalogs.")
+@click.option(
+    "--share-type",
+    type=click.Choice(["unconditional", "conditional", "not_shared"]),
+    help="Only catalogs shared this way.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["active", "retired", "any"]),
+    default="active",
+    show_default=True,
+    help="Catalog status.",
+)
+@click.option("--start", type=click.IntRange(0), default=0, show_default=True, help="First hit.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, SEARCH_LIMIT_MAX),
+    default=20,
+    show_default=True,
+    help="Most hits.",
+)
+@target_options
+@json_option
+def directory_search(
+    keywords: tuple[str, ...],
+    classification: str | None,
+    provider: str | None,
+    share_type: str | None,
+    status: str,
+    start: int,
+    limit: int,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Search the catalogs of every department by keywords (all must occur in a catalog's
+    name, summary or item names), classification, provider and share type.
+
+    Answered from the node's SQL index (`index_db` in node.toml, filled by
+    `jinglian indexer run`); a node without one answers unavailable.
+
+    \b
+    Example:
+      jinglian directory search 土地 规划
+      jinglian directory search land-use --share-type conditional --json
+      jinglian directory search --class 301 --provider planning
+    """
+    _, client = _client(target)
+    with client:
+        found = directory_service.search(
+            client,
+            keyword=" ".join(keywords) or None,
+            classification=classification,
+            provider=provider,
+            share_type=share_type,
+            status=status,
+            start=start,
+            limit=limit,
+        )
+    hits = found.get("catalogs", [])
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [f"{found.get('total', 0)} catalog(s); {len(hits)} from {start}:"]
+            + [
+                f"  {c['org']}:{c['code']}  {c['share_type']:<13} {c.get('item_count', 0):>4} items  "
+                f"{c['name']}"
+                for c in hits
+            ]
+        ),
+    )
+
+
+def _ms(value: str | None, option: str) -> int | None:
+    """``--since``/``--until``: Unix milliseconds, or a UTC date or date-time (ISO 8601)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{option} takes YYYY-MM-DD, an ISO date-time or Unix milliseconds, not {value!r}"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@directory.command("report")
+@click.option("--org", help="Only requests made to this department.")
+@click.option("--since", help="Requests made from (YYYY-MM-DD, date-time, or Unix ms; UTC).")
+@click.option("--until", help="Requests made before (same forms).")
+@target_options
+@json_option
+def directory_report(
+    org: str | None, since: str | None, until: str | None, as_json: bool, **target: Any
+) -> None:
+    """Service-level figures from block times: request-to-decision and request-to-delivery
+    per department and catalog (count, median, p95, max), pending and overdue requests.
+
+    Answered from the node's SQL index, like search.
+
+    \b
+    Example:
+      jinglian directory report
+      jinglian directory report --org planning --since 2026-01-01 --json
+    """
+    since_ms, until_ms = _ms(since, "--since"), _ms(until, "--until")
+    _, client = _client(target)
+    with client:
+        found = directory_service.report(client, org=org, since_ms=since_ms, until_ms=until_ms)
+    emit(as_json, found, lambda: _report_lines(found))
+
+
+def _seconds(ms: Any) -> str:
+    return f"{int(ms) / 1000:.1f} s" if isinstance(ms, int) else "-"
+
+
+def _report_lines(found: dict[str, Any]) -> list[str]:
+    counts = found.get("requests", {})
+    lines = [
+        "requests: "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
+    ]
+    for title, key in (("request to decision", "decision"), ("request to delivery", "delivery")):
+        rows = found.get(key, {}).get("by_provider", [])
+        lines.append(f"{title} (conditional requests)" if key == "decision" else title)
+        if not rows:
+            lines.append("  none yet")
+        for row in rows:
+            lines.append(
+                f"  {row['provider']:<20} {row['count']:>5}  median {_seconds(row['median_ms'])}, "
+                f"p95 {_seconds(row['p95_ms'])}, max {_seconds(row['max_ms'])}"
+            )
+    overdue = found.get("overdue", {})
+    lines.append(
+        f"pending within the deadline: {found.get('pending', {}).get('count', 0)}; "
+        f"overdue: {overdue.get('count', 0)}"
+    )
+    for row in overdue.get("requests", []):
+        lines.append(
+            f"  request {row['id']} {row['requester']} -> {row['provider']}:{row['catalog']}, "
+            f"overdue by {_seconds(row['overdue_ms'])}"
+        )
+    return lines
+
+
+@directory.command("fetch")
+@click.argument("grant_id", type=click.IntRange(1))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to save the data to (written whole or not at all).",
+)
+@contract_option
+@target_options
+@json_option
+def directory_fetch(
+    grant_id: int, output: Path, contract_name: str, as_json: bool, **target: Any
+) -> None:
+    """Fetch the data of GRANT_ID from the provider's exchange service, decrypt it, check
+    its hash against the delivery on chain, record the receipt (confirm) and save it.
+
+    The identity (an admin or client of the requesting department) presents
+    its member certificate over mutual TLS, signs the request, and is the key
+    the data is sealed to. A hash that differs from the chain's is recorded as
+    a mismatch and reported as an error (payload_mismatch); nothing is saved.
+
+    \b
+    Example:
+      jinglian directory fetch 7 -o landuse.csv --identity water/client
+    """
+    _, client = _client(target)
+    with client:
+        result = fetch(client, grant_id, output, contract=contract_name)
+    emit(
+        as_json,
+        {
+            "grant": result.grant,
+            "delivery": result.delivery,
+            "provider": result.provider,
+            "catalog": result.catalog,
+            "request_hash": result.request_hash,
+            "payload_hash": result.payload_hash,
+            "size": result.size,
+            "status": result.status,
+            "path": str(result.path),
+        },
+        lambda: [
+            f"fetched grant {grant_id} from {result.provider} ({result.catalog}): "
+            f"{result.size} bytes to {result.path}",
+            f"  delivery {result.delivery}, payload hash {result.payload_hash[:16]}... matches "
+            f"the chain; receipt recorded ({result.status})",
+        ],
+    )
 
 
 # -- watch ---------------------------------------------------------------------------------------
