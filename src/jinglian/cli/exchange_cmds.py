@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -150,11 +151,16 @@ def exchange_init(
 def exchange_run(config_path: Path) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM (in-flight fetches finish first).
 
+    Each delivery and each refusal is logged to stderr (delivery id, request
+    hash, peer address; the error code and reason).
+
     \b
     Example:
       jinglian exchange run --config exch1/exchange.toml
     """
     config = load_config(config_path)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not every chain read
     service = ExchangeService(config)
     click.echo(
         f"exchange of {config.org} serving {config.url} (listening {config.host}:{config.port})",

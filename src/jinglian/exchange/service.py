@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
 import signal
 import ssl
@@ -120,6 +121,7 @@ PRUNE_MARGIN_MS: Final = 60_000
 LOCK_WAIT_S: Final = 60
 """How long a resent request waits for the same request's delivery in progress."""
 
+_LOG = logging.getLogger("jinglian.exchange")
 _FAULTS: Final = ("after_store", "after_deliver")
 
 
@@ -373,15 +375,24 @@ class ExchangeService:
         """The ASGI app; the TLS peer certificate comes from the connection (see ``serve``)."""
 
         async def fetch(request: Request) -> Response:
+            peer = _client_key(request)
             try:
                 body = await _read_body(request, REQUEST_BYTES_MAX)
-                der = self._peers.get(_client_key(request))
-                done = await run_in_threadpool(self.handle_fetch, der, body)
+                done = await run_in_threadpool(self.handle_fetch, self._peers.get(peer), body)
             except JinglianError as exc:
+                _LOG.warning("refused fetch from %s: %s: %s", peer, exc.code, exc.message)
                 return JSONResponse(exc.to_dict(), status_code=exc.http_status)
             except httpx.TransportError as exc:
                 error = Busy(f"the chain node cannot be reached: {exc}")
+                _LOG.warning("refused fetch from %s: %s", peer, error.message)
                 return JSONResponse(error.to_dict(), status_code=error.http_status)
+            _LOG.info(
+                "delivered %s bytes as delivery %s (request %s) to %s",
+                done.size,
+                done.delivery,
+                done.request_hash[:16],
+                peer,
+            )
             headers = {
                 HEADER_DELIVERY: str(done.delivery),
                 HEADER_REQUEST_HASH: done.request_hash,
