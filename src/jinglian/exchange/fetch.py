@@ -154,14 +154,17 @@ def fetch(
             f"{record['grant']}, request hash {record['request_hash'][:16]})"
         )
     data, payload_hash = _open(suite, me, reply.content, req_hash)
-    if record["status"] == "delivered":
-        directory.confirm(client, delivery_id, payload_hash, contract=contract)
     if data is None or payload_hash.hex() != record["response_hash"]:
+        if record["status"] == "delivered":
+            directory.confirm(client, delivery_id, payload_hash, contract=contract)
         raise PayloadMismatch(
             f"delivery {delivery_id}: the data received hashes to {payload_hash.hex()[:16]}, the "
             f"chain records {record['response_hash'][:16]}; confirmed on chain as a mismatch"
         )
+    # saved before confirming: the chain never says "received" for data we failed to keep
     path = _save(Path(out_path), data) if out_path is not None else None
+    if record["status"] == "delivered":
+        directory.confirm(client, delivery_id, payload_hash, contract=contract)
     status = directory.get_delivery(client, delivery_id, contract=contract)["status"]
     return FetchResult(
         grant=grant_id,
