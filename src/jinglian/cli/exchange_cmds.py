@@ -100,7 +100,9 @@ def exchange_init(
     The TLS certificate is a member certificate issued by NET/orgs/ORG/ca
     (the CA key must be on this machine), with the public host, localhost
     and 127.0.0.1 as subjectAltNames. The URL https://PUBLIC_HOST:PORT is
-    recorded with the directory's set_exchange, so requesters find it.
+    recorded with the directory's set_exchange, so requesters find it. On gm
+    chains (TLS cannot use SM2 keys) the certificate is a self-signed P-256
+    transport certificate instead, and the URL pins it: #tls-sha256=HEX.
 
     \b
     Example:
