@@ -37,6 +37,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Update,
+    bindparam,
     delete,
     insert,
     select,
@@ -298,12 +300,37 @@ def handle_event(connection: Connection, block: BlockInfo, tx: TxInfo, event: Ev
         ) from exc
 
 
+_UPDATES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Update] = {}
+"""Prepared ``UPDATE ... WHERE key`` statements by table and column names: building a
+statement costs far more than running it, and the handler runs for every event."""
+
+
+def _update_statement(table: Table, keys: tuple[str, ...], values: tuple[str, ...]) -> Update:
+    """``UPDATE table SET values WHERE keys`` with parameters ``k_<key>`` and ``v_<value>``."""
+    found = _UPDATES.get((table.name, keys, values))
+    if found is None:
+        found = (
+            update(table)
+            .where(*[table.c[name] == bindparam(f"k_{name}") for name in keys])
+            .values({name: bindparam(f"v_{name}") for name in values})
+        )
+        _UPDATES[(table.name, keys, values)] = found
+    return found
+
+
+def _update_params(key: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **{f"k_{name}": value for name, value in key.items()},
+        **{f"v_{name}": value for name, value in row.items()},
+    }
+
+
 def _upsert(connection: Connection, table: Table, key: dict[str, Any], row: dict[str, Any]) -> None:
     """Update the row with primary key ``key``, or insert it (the same on both databases)."""
-    where = [table.c[name] == value for name, value in key.items()]
-    done = connection.execute(update(table).where(*where).values(**row))
+    statement = _update_statement(table, tuple(key), tuple(row))
+    done = connection.execute(statement, _update_params(key, row))
     if done.rowcount == 0:
-        connection.execute(insert(table).values(**key, **row))
+        connection.execute(table.insert(), [{**key, **row}])
 
 
 def _stamp(entry: Mapping[str, Any], block: BlockInfo, tx: TxInfo) -> dict[str, Any]:
@@ -389,63 +416,87 @@ def _put_catalog(
         "code_item": code[:3],
         "code_sub_item": code[:6],
     }
-    where = [catalogs.c.org == org, catalogs.c.code == code]
-    done = connection.execute(update(catalogs).where(*where).values(**row))
-    if done.rowcount == 0:
-        connection.execute(
-            insert(catalogs).values(org=org, code=code, item_count=0, search_text="", **row)
-        )
-    connection.execute(
-        delete(catalog_duties).where(catalog_duties.c.org == org, catalog_duties.c.code == code)
+    key = {"org": org, "code": code}
+    done = connection.execute(
+        _update_statement(catalogs, ("org", "code"), tuple(row)), _update_params(key, row)
     )
+    if done.rowcount == 0:
+        connection.execute(catalogs.insert(), [{**key, "item_count": 0, "search_text": "", **row}])
+    connection.execute(_UNHANG, {"k_org": org, "k_code": code})
     if row["status"] == "active":
         connection.execute(
-            insert(catalog_duties), [{"org": org, "code": code, "duty_id": d} for d in duty_ids]
+            catalog_duties.insert(), [{"org": org, "code": code, "duty_id": d} for d in duty_ids]
         )
     _refresh_catalog(connection, org, code)
 
 
+_UNHANG = delete(catalog_duties).where(
+    catalog_duties.c.org == bindparam("k_org"), catalog_duties.c.code == bindparam("k_code")
+)
+_CATALOG_TEXT = select(catalogs.c.name, catalogs.c.summary).where(
+    catalogs.c.org == bindparam("k_org"), catalogs.c.code == bindparam("k_code")
+)
+_ITEM_NAMES = (
+    select(items.c.name, items.c.status)
+    .where(items.c.org == bindparam("k_org"), items.c.catalog == bindparam("k_code"))
+    .order_by(items.c.code)
+)
+
+
 def _refresh_catalog(connection: Connection, org: str, code: str) -> None:
     """Recount a catalog's items and rebuild its search text (name, summary, active items)."""
-    found = connection.execute(
-        select(catalogs.c.name, catalogs.c.summary).where(
-            catalogs.c.org == org, catalogs.c.code == code
-        )
-    ).one_or_none()
+    key = {"k_org": org, "k_code": code}
+    found = connection.execute(_CATALOG_TEXT, key).one_or_none()
     if found is None:
         raise ValueError(f"items of {org}:{code} arrived before the catalog")
-    names = connection.execute(
-        select(items.c.name, items.c.status)
-        .where(items.c.org == org, items.c.catalog == code)
-        .order_by(items.c.code)
-    ).all()
+    names = connection.execute(_ITEM_NAMES, key).all()
     text = "\n".join(
         [found.name, found.summary, *(name for name, status in names if status == "active")]
     )
-    connection.execute(
-        update(catalogs)
-        .where(catalogs.c.org == org, catalogs.c.code == code)
-        .values(item_count=len(names), search_text=normalise(text))
-    )
+    refreshed = {"v_item_count": len(names), "v_search_text": normalise(text), **key}
+    statement = _update_statement(catalogs, ("org", "code"), ("item_count", "search_text"))
+    connection.execute(statement, refreshed)
 
 
 def _on_items(
     connection: Connection, block: BlockInfo, tx: TxInfo, data: Mapping[str, Any]
 ) -> None:
+    """A batch of items: one SELECT of which exist, then one insert and one update for all."""
     org, catalog = str(data["orgs"][0]), str(data["catalog"])
-    for entry in data["items"]:
-        _upsert(
-            connection,
-            items,
-            {"org": org, "catalog": catalog, "code": str(entry["code"])},
-            {
-                "name": str(entry["name"]),
-                "data_type": str(entry["data_type"]),
-                "sensitivity": str(entry["sensitivity"]),
-                "standard": str(entry["standard"]),
-                **_stamp(entry, block, tx),
-            },
-        )
+    written = {
+        str(entry["code"]): {
+            "name": str(entry["name"]),
+            "data_type": str(entry["data_type"]),
+            "sensitivity": str(entry["sensitivity"]),
+            "standard": str(entry["standard"]),
+            **_stamp(entry, block, tx),
+        }
+        for entry in data["items"]
+    }
+    if not written:
+        return
+    existing = set(
+        connection.execute(
+            select(items.c.code).where(
+                items.c.org == org, items.c.catalog == catalog, items.c.code.in_(list(written))
+            )
+        ).scalars()
+    )
+    fresh = [
+        {"org": org, "catalog": catalog, "code": code, **row}
+        for code, row in written.items()
+        if code not in existing
+    ]
+    if fresh:
+        connection.execute(items.insert(), fresh)
+    changed = [
+        _update_params({"org": org, "catalog": catalog, "code": code}, row)
+        for code, row in written.items()
+        if code in existing
+    ]
+    if changed:
+        names = tuple(next(iter(written.values())))
+        connection.execute(_update_statement(items, ("org", "catalog", "code"), names), changed)
 
 
 def _on_requested(
