@@ -263,7 +263,8 @@ def test_a_bad_file_is_refused_with_line_numbers_and_nothing_sent(
     assert f"{bad}:4: id may hold only letters" in stderr
     assert f"{bad}:7: name is 129 characters, over 128" in stderr
     assert f"{bad}:11: name must not be empty" in stderr
-    assert "3 problems" in stderr and "nothing was sent" in stderr
+    assert f"{bad}:7: share_type must be one of unconditional" in stderr
+    assert "4 problems" in stderr and "nothing was sent" in stderr
     csv_file = tmp_path / "items.csv"
     csv_file.write_text(
         "catalog,code,name,data_type,sensitivity\n"

@@ -32,7 +32,7 @@ import json
 import json.scanner
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,59 +383,67 @@ def _entry(
 # -- checking ------------------------------------------------------------------------------------
 
 
-def check_entry(entry: Entry) -> None:
-    """Check one entry with the contract's rules; ``InvalidInput`` naming ``entry.where``."""
+def check_entry(entry: Entry) -> list[str]:
+    """Check one entry with the contract's rules; each problem as ``where: message`` (one
+    per field, so a file's every mistake is listed at once)."""
     ctx = _Check(entry.where)
     v = entry.value
     r: Any = _rules
+    checks: list[Callable[[], None]] = []
     if entry.kind in ("duty", "division"):
-        r.check_id(ctx, "id", v["id"])
-        r.check_text(ctx, "name", v["name"], r.NAME_CHARS_MAX, True)
+        checks += [
+            lambda: r.check_id(ctx, "id", v["id"]),
+            lambda: r.check_text(ctx, "name", v["name"], r.NAME_CHARS_MAX, True),
+        ]
         if entry.kind == "duty":
-            r.check_text(ctx, "legal_basis", v["legal_basis"], r.LEGAL_BASIS_CHARS_MAX, True)
+            checks.append(
+                lambda: r.check_text(
+                    ctx, "legal_basis", v["legal_basis"], r.LEGAL_BASIS_CHARS_MAX, True
+                )
+            )
     elif entry.kind == "catalog":
-        r.check_code(ctx, "code", v["code"])
-        r.check_text(ctx, "name", v["name"], r.NAME_CHARS_MAX, True)
-        r.check_text(ctx, "summary", v["summary"], r.SUMMARY_CHARS_MAX, True)
-        r.check_id_list(ctx, "duties", v["duties"], r.DUTIES_MAX)
-        r.check_choice(ctx, "share_type", v["share_type"], r.SHARE_TYPES)
-        r.check_share(ctx, v["share_type"], v["share_condition"], v["share_mode"])
-        r.check_text(ctx, "format", v["format"], r.FORMAT_CHARS_MAX, True)
-        r.check_choice(ctx, "update_cycle", v["update_cycle"], r.UPDATE_CYCLES)
-        r.check_choice(ctx, "open_attribute", v["open_attribute"], r.OPEN_ATTRIBUTES)
-        r.check_date(ctx, "release_date", v["release_date"])
-        r.check_related(ctx, v["related"])
+        checks += [
+            lambda: r.check_code(ctx, "code", v["code"]),
+            lambda: r.check_text(ctx, "name", v["name"], r.NAME_CHARS_MAX, True),
+            lambda: r.check_text(ctx, "summary", v["summary"], r.SUMMARY_CHARS_MAX, True),
+            lambda: r.check_id_list(ctx, "duties", v["duties"], r.DUTIES_MAX),
+            lambda: r.check_share(ctx, v["share_type"], v["share_condition"], v["share_mode"]),
+            lambda: r.check_text(ctx, "format", v["format"], r.FORMAT_CHARS_MAX, True),
+            lambda: r.check_choice(ctx, "update_cycle", v["update_cycle"], r.UPDATE_CYCLES),
+            lambda: r.check_choice(ctx, "open_attribute", v["open_attribute"], r.OPEN_ATTRIBUTES),
+            lambda: r.check_date(ctx, "release_date", v["release_date"]),
+            lambda: r.check_related(ctx, v["related"]),
+        ]
     else:
-        r.check_code(ctx, "catalog", v["catalog"])
         item = {name: v[name] for name in ITEM_FIELDS}
+        checks += [
+            lambda: r.check_code(ctx, "catalog", v["catalog"]),
+            lambda: r.check_item(ctx, 0, item),
+        ]
+    problems = []
+    for check in checks:
         try:
-            r.check_item(ctx, 0, item)
+            check()
         except InvalidInput as exc:
-            raise InvalidInput(exc.message.replace("items[0].", "", 1)) from exc
+            problems.append(exc.message.replace("items[0].", "", 1))
+    return problems
 
 
-def check_plan(plan: Plan, known_duties: Iterable[str] = ()) -> None:
-    """Check every entry, and that each catalog's duties and each item's catalog are in the
-    plan (or among ``known_duties``); problems are appended to ``plan.problems``."""
+def check_plan(plan: Plan) -> None:
+    """Check every entry (problems are appended to ``plan.problems``) and that no catalog
+    would hold more items than the contract allows."""
     for table in (plan.duties, plan.divisions, plan.catalogs):
         for entry in table.values():
-            _check_into(entry, plan)
+            plan.problems += check_entry(entry)
     for entries in plan.items.values():
         for entry in entries.values():
-            _check_into(entry, plan)
+            plan.problems += check_entry(entry)
         if len(entries) > ITEMS_PER_CATALOG_MAX:
             first = next(iter(entries.values()))
             plan.problems.append(
                 f"{first.where}: catalog {first.value['catalog']} would hold {len(entries)} "
                 f"items, over {ITEMS_PER_CATALOG_MAX}"
             )
-
-
-def _check_into(entry: Entry, plan: Plan) -> None:
-    try:
-        check_entry(entry)
-    except InvalidInput as exc:
-        plan.problems.append(exc.message)
 
 
 # -- comparing with the chain --------------------------------------------------------------------
