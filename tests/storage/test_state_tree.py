@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -272,3 +273,77 @@ def test_a_tiny_node_cache_rolls_over_and_stays_correct(monkeypatch: pytest.Monk
         apply_to_model(state, changes)
     assert root == spec_root(sha256, state)
     assert all(tree.get(root, k) == v for k, v in state.items())
+
+
+class CountingKV(MemoryKV):
+    """A MemoryKV that counts the tree-node reads made through it and its snapshots."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.node_reads = 0
+        self.snapshots = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        self.node_reads += key[:1] == STATE_NODE_PREFIX
+        return super().get(key)
+
+    def snapshot(self) -> Any:
+        self.snapshots += 1
+        return _CountingSnapshot(self, super().snapshot())
+
+
+class _CountingSnapshot:
+    def __init__(self, owner: CountingKV, inner: Any) -> None:
+        self._owner, self._inner = owner, inner
+
+    def get(self, key: bytes) -> bytes | None:
+        self._owner.node_reads += key[:1] == STATE_NODE_PREFIX
+        return self._inner.get(key)  # type: ignore[no-any-return]
+
+    def __enter__(self) -> _CountingSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.close()
+
+
+def test_an_update_reads_the_nodes_the_previous_update_computed_from_memory() -> None:
+    kv = CountingKV()
+    tree = StateTree(kv, sha256)
+    root = apply(kv, tree, EMPTY_HASH, {b"k%d" % i: b"v" for i in range(500)})
+    reads_before = kv.node_reads
+    root = apply(kv, tree, root, {b"k%d" % i: b"w" for i in range(0, 500, 3)})
+    # one read: the check that the root is committed; every node walked was computed before
+    assert kv.node_reads == reads_before + 1
+    fresh = StateTree(kv, sha256)  # an empty cache reads them from the store
+    fresh.compute_update(root, {b"k1": b"x"})
+    assert kv.node_reads > reads_before + 2
+
+
+def test_an_update_reads_through_one_snapshot() -> None:
+    kv = CountingKV()
+    root = apply(kv, StateTree(kv, sha256), EMPTY_HASH, {b"k%d" % i: b"v" for i in range(200)})
+    snapshots = kv.snapshots
+    StateTree(kv, sha256).compute_update(root, {b"k%d" % i: b"w" for i in range(50)})
+    assert kv.snapshots == snapshots + 1
+
+
+def test_an_update_never_committed_does_not_disturb_the_next() -> None:
+    """Nodes of a discarded update stay cached; a different committed update stays correct."""
+    kv = MemoryKV()
+    tree = StateTree(kv, sha256)
+    state = {b"k%d" % i: b"v" for i in range(300)}
+    root = apply(kv, tree, EMPTY_HASH, dict(state))
+    discarded, _ = tree.compute_update(root, {b"k%d" % i: b"lost" for i in range(0, 300, 2)})
+    with pytest.raises(NotFound):
+        tree.get(discarded, b"k0")  # computed and cached, never committed
+    changes: Changes = {b"k%d" % i: None if i % 5 == 0 else b"kept" for i in range(0, 300, 3)}
+    root = apply(kv, tree, root, changes)
+    apply_to_model(state, changes)
+    assert root == spec_root(sha256, state)
+    later: Changes = {b"k%d" % i: b"again" for i in range(0, 300, 2)}
+    root = apply(kv, tree, root, later)
+    apply_to_model(state, later)
+    assert root == spec_root(sha256, state)
+    assert all(tree.get(root, k) == v for k, v in state.items())
+    assert all(StateTree(kv, sha256).get(root, k) == v for k, v in state.items())

@@ -26,13 +26,21 @@ every root ever committed stays readable and provable; nothing is pruned yet.
 ``StateTree`` never writes: ``compute_update`` returns the entries a change
 needs, and the caller puts them in the same batch as the block that makes
 the change.
+
+Reads are the cost of an update once the tree is large (each LMDB read
+releases the GIL and must win it back from the node's other threads), so
+``StateTree`` keeps recently read *and recently computed* nodes in memory,
+keyed by their full KV key, and an update reads what it still misses through
+one read transaction (a snapshot of the store) instead of one per node.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from jinglian.crypto.state_proof import (
     EMPTY_HASH,
@@ -44,7 +52,7 @@ from jinglian.crypto.state_proof import (
     StateProof,
     compute_path_bit,
 )
-from jinglian.storage.kv import KVReader
+from jinglian.storage.kv import KVReader, KVSnapshot
 from jinglian.types.errors import InvalidInput, NotFound, TooLarge
 
 __all__ = [
@@ -78,8 +86,9 @@ STATE_KEY_BYTES_MAX = 256
 STATE_VALUE_BYTES_MAX = 1024 * 1024
 """Largest state value."""
 
-STATE_NODE_CACHE_ENTRIES_MAX = 1 << 17
-"""Committed tree nodes kept in memory (about 25 MiB): the top levels every walk visits."""
+STATE_NODE_CACHE_ENTRIES_MAX = 1 << 18
+"""Tree nodes kept in memory (about 65 MiB): the top levels every walk visits and the nodes
+of the last updates, which the next block's paths run through."""
 
 StateWrites = list[tuple[bytes, bytes]]
 """``(kv_key, kv_value)`` puts that make a new root readable, for the caller's batch."""
@@ -133,17 +142,25 @@ class StateTree:
 
         Nothing is written: the caller puts the returned entries into its own
         batch. Changes are sorted by path and each touched subtree is rebuilt
-        once, so a batch costs less per key than single updates.
+        once, so a batch costs less per key than single updates. The new nodes
+        enter the node cache under their KV keys: a key names one content
+        (group and hash), so an update that is never committed leaves only
+        entries no committed node points at.
         """
         self._validate_root(root)
-        updater = _Updater(self._load_node, self._hash_fn)
-        ordered = updater.prepare(changes)
-        if not ordered:
-            return root, []
-        new_root = updater.update(root, _group_of_root(root), 0, ordered, 0, len(ordered))
-        if new_root[1] == root:
-            return root, []
-        return new_root[1], updater.finish(new_root)
+        with self._read_view() as reader:
+            updater = _Updater(functools.partial(self._load_node, reader), self._hash_fn)
+            ordered = updater.prepare(changes)
+            if not ordered:
+                return root, []
+            new_root = updater.update(root, _group_of_root(root), 0, ordered, 0, len(ordered))
+            if new_root[1] == root:
+                return root, []
+            writes = updater.finish(new_root)
+        for kv_key, encoded in writes:
+            if kv_key[:1] == STATE_NODE_PREFIX:
+                self._cache.put(kv_key, encoded)
+        return new_root[1], writes
 
     def get(self, root: bytes, key: bytes) -> bytes | None:
         """The value of ``key`` in the state with root ``root``, or None if absent."""
@@ -159,7 +176,7 @@ class StateTree:
         siblings: list[bytes] = []
         node, group = root, _group_of_root(root)
         while node != EMPTY_HASH:
-            encoded = self._load_node(node, group)
+            encoded = self._load_node(self._kv, node, group)
             if encoded[0] == _LEAF_BYTE:
                 return StateProof(tuple(siblings), (encoded[1:33], encoded[33:65]))
             left, right, left_group, right_group = _decode_children(encoded)
@@ -183,12 +200,23 @@ class StateTree:
         if not self.has_root(root):
             raise NotFound(f"unknown state root {root.hex()}")
 
-    def _load_node(self, node_hash: bytes, group: bytes) -> bytes:
-        encoded = self._cache.get(node_hash)
+    @contextlib.contextmanager
+    def _read_view(self) -> Iterator[KVReader]:
+        """One consistent read transaction for a whole update, if the store offers snapshots."""
+        open_snapshot: Callable[[], KVSnapshot] | None = getattr(self._kv, "snapshot", None)
+        if open_snapshot is None:
+            yield self._kv
+            return
+        with open_snapshot() as snapshot:
+            yield snapshot
+
+    def _load_node(self, reader: KVReader, node_hash: bytes, group: bytes) -> bytes:
+        kv_key = STATE_NODE_PREFIX + group + node_hash
+        encoded = self._cache.get(kv_key)
         if encoded is None:
-            encoded = self._kv.get(compute_node_key(group, node_hash))
+            encoded = reader.get(kv_key)
             assert encoded is not None, f"state tree node {node_hash.hex()} missing"
-            self._cache.put(node_hash, encoded)
+            self._cache.put(kv_key, encoded)
         return encoded
 
     def _load_value(self, value_hash: bytes) -> bytes:
@@ -318,11 +346,12 @@ class _Updater:
 
 
 class _NodeCache:
-    """Recently read committed nodes by hash, in two generations (a cheap LRU).
+    """Recently used nodes by KV key, in two generations (a cheap LRU).
 
-    Only nodes read from the KV enter: they are committed, and so are the
-    children their stored groups point at. Nodes are content-addressed and
-    immutable, so a cached node is never stale.
+    Nodes read from the KV enter, and so do the nodes an update computes. The
+    key holds the group and the hash, and the stored form is a function of
+    both, so a cached node is never stale; one computed by an update that is
+    not committed is reached only through parents of that same update.
     """
 
     __slots__ = ("_generation_entries_max", "_old", "_young")
@@ -332,20 +361,20 @@ class _NodeCache:
         self._young: dict[bytes, bytes] = {}
         self._old: dict[bytes, bytes] = {}
 
-    def get(self, node_hash: bytes) -> bytes | None:
-        """The stored form of ``node_hash`` if cached (moving it to the young generation)."""
-        encoded = self._young.get(node_hash)
+    def get(self, kv_key: bytes) -> bytes | None:
+        """The stored form under ``kv_key`` if cached (moving it to the young generation)."""
+        encoded = self._young.get(kv_key)
         if encoded is None:
-            encoded = self._old.get(node_hash)
+            encoded = self._old.get(kv_key)
             if encoded is not None:
-                self.put(node_hash, encoded)
+                self.put(kv_key, encoded)
         return encoded
 
-    def put(self, node_hash: bytes, encoded: bytes) -> None:
-        """Cache a node read from the KV, retiring the old generation when the young one is full."""
+    def put(self, kv_key: bytes, encoded: bytes) -> None:
+        """Cache a node, retiring the old generation when the young one is full."""
         if len(self._young) >= self._generation_entries_max:
             self._old, self._young = self._young, {}
-        self._young[node_hash] = encoded
+        self._young[kv_key] = encoded
 
 
 def _ref(node_hash: bytes, group: bytes) -> _Ref:
