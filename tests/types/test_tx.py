@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import hashlib
 
+import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jinglian.types import Endorsement, TxBody, codec, decode_tx, encode_tx_body, make_tx
+from jinglian.types import tx as tx_module
 from jinglian.types.errors import DecodeError, JinglianError, TooLarge
+from jinglian.types.tx import ENDORSEMENTS_MAX, TX_BYTES_MAX
 
 
 def sha256(data: bytes) -> bytes:
@@ -89,3 +94,121 @@ def test_invalid_non_canonical_wire() -> None:
     data[0] = 0x9F  # indefinite-length list header instead of a 2-element list
     with pytest.raises(DecodeError):
         decode_tx(bytes(data) + b"\xff", sha256)
+
+
+# -- the outer parser accepts exactly the canonical encoding ------------------------------------
+
+
+def reference_parse(data: bytes) -> tuple[bytes, list[list[bytes]]] | None:
+    """The outer shape as the generic codec reads it (decode, walk, re-encode, compare)."""
+    try:
+        value = codec.decode(data, TX_BYTES_MAX)
+    except JinglianError:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)):
+        return None
+    payload, endorsements = value
+    if not isinstance(endorsements, list) or len(endorsements) > ENDORSEMENTS_MAX:
+        return None
+    for item in endorsements:
+        if not (isinstance(item, list) and len(item) == 2):
+            return None
+        if not all(isinstance(x, bytes) for x in item):
+            return None
+    return payload, endorsements  # type: ignore[return-value]
+
+
+def lean_parse(data: bytes) -> tuple[bytes, list[list[bytes]]] | None:
+    try:
+        return tx_module._parse_wire(data)
+    except JinglianError:
+        return None
+
+
+GOOD_WIRE = wire(GOOD_PAYLOAD, GOOD_END)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("array head in 1-byte form", b"\x98\x02" + GOOD_WIRE[1:]),
+        (
+            "payload length in 4-byte form",
+            b"\x82\x5a"
+            + len(GOOD_PAYLOAD).to_bytes(4, "big")
+            + GOOD_PAYLOAD
+            + GOOD_WIRE[3 + len(GOOD_PAYLOAD) :],
+        ),
+        ("indefinite payload", b"\x82\x5f" + GOOD_WIRE[1:] + b"\xff"),
+        (
+            "indefinite endorsements",
+            GOOD_WIRE[: 3 + len(GOOD_PAYLOAD)]
+            + b"\x9f"
+            + GOOD_WIRE[4 + len(GOOD_PAYLOAD) :]
+            + b"\xff",
+        ),
+        ("signature length in 1-byte form", GOOD_WIRE[:-4] + b"\x58\x03sig"),
+        ("tagged transaction", b"\xd8\x18" + GOOD_WIRE),
+        ("trailing byte", GOOD_WIRE + b"\x00"),
+        ("truncated", GOOD_WIRE[:-1]),
+        ("three elements", b"\x83" + GOOD_WIRE[1:] + b"\x00"),
+        ("payload as text", wire("text", GOOD_END)),
+        ("endorsement as map", wire(GOOD_PAYLOAD, [{"a": b"b"}])),
+        ("signer as integer", wire(GOOD_PAYLOAD, [[1, b"sig"]])),
+    ],
+)
+def test_invalid_non_canonical_or_misshapen_outer_encodings(name: str, data: bytes) -> None:
+    assert reference_parse(data) is None, name
+    with pytest.raises(JinglianError):
+        decode_tx(data, sha256)
+
+
+def test_the_lean_parser_reads_what_the_codec_reads() -> None:
+    assert GOOD_WIRE[1] == 0x58 or GOOD_WIRE[1] == 0x59  # the payload length is in a long form
+    assert lean_parse(GOOD_WIRE) == reference_parse(GOOD_WIRE) is not None
+
+
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "insert", "delete"]), st.integers(0, 10_000), st.integers(0, 255)
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(edits=edits, cert_bytes=st.sampled_from([32, 458, 300]), signers=st.integers(1, 3))
+@settings(max_examples=400, deadline=None)
+def test_mutated_wires_are_accepted_exactly_when_the_codec_accepts_them(
+    edits: list[tuple[str, int, int]], cert_bytes: int, signers: int
+) -> None:
+    data = bytearray(wire(GOOD_PAYLOAD, [[b"\x02" * cert_bytes, b"s" * 71]] * signers))
+    for op, where, byte in edits:
+        at = where % (len(data) + 1)
+        if op == "insert":
+            data.insert(at, byte)
+        elif data and op == "set":
+            data[at % len(data)] = byte
+        elif data:
+            del data[at % len(data)]
+    assert lean_parse(bytes(data)) == reference_parse(bytes(data))
+
+
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.binary(max_size=30)
+        | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3),
+        max_leaves=8,
+    ),
+    canonical=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_other_cbor_value_is_refused_like_the_codec_refuses_it(
+    value: object, canonical: bool
+) -> None:
+    data = cbor2.dumps(value, canonical=canonical)
+    assert lean_parse(data) == reference_parse(data)

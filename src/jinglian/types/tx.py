@@ -10,6 +10,13 @@ yields the same id and is refused as a duplicate.
 ``signer`` is either a 32-byte certificate id (the hash of a certificate the
 chain already holds) or the DER certificate itself. The first endorsement is
 the sender's and must match ``TxBody.sender``.
+
+``decode_tx`` reads the fixed outer shape with a small parser that accepts
+only shortest-form heads of the expected types (so exactly the canonical
+encoding, as ``codec.decode`` would) instead of decoding, walking and
+re-encoding the whole transaction; the payload, whose contents vary, still
+goes through ``codec.decode``. Every node decodes every transaction once
+(from a client or a peer), so this is on the hot path.
 """
 
 from __future__ import annotations
@@ -134,18 +141,80 @@ def make_tx(
 
 
 def decode_tx(data: bytes, hash_fn: Callable[[bytes], bytes], max_bytes: int = TX_BYTES_MAX) -> Tx:
-    """Parse wire bytes into a ``Tx``; anything malformed raises ``InvalidInput``."""
-    value = codec.decode(data, max_bytes)
-    if not isinstance(value, list) or len(value) != 2:
-        raise DecodeError("a transaction is a list [payload, endorsements]")
-    payload, raw_endorsements = value
-    if not isinstance(payload, bytes):
-        raise DecodeError("transaction payload must be a byte string")
+    """Parse wire bytes into a ``Tx``; anything malformed raises ``InvalidInput``.
+
+    Only the canonical encoding of ``[payload, [[signer, signature], ...]]``
+    is accepted: the same bytes ``codec.decode`` accepts for that shape.
+    """
+    if len(data) > max_bytes:
+        raise TooLarge(f"encoded value is {len(data)} bytes, limit {max_bytes}")
+    payload, raw_endorsements = _parse_wire(data)
     body = _decode_body(payload)
     endorsements = _decode_endorsements(raw_endorsements)
     return Tx(
         payload=payload, body=body, endorsements=endorsements, id=hash_fn(payload), encoded=data
     )
+
+
+_MAJOR_BYTES = 2
+_MAJOR_ARRAY = 4
+_HEAD_VALUE_MIN = {24: 24, 25: 1 << 8, 26: 1 << 16, 27: 1 << 32}
+"""Smallest value each long head form may carry (smaller ones have a shorter, canonical form)."""
+
+
+def _parse_wire(data: bytes) -> tuple[bytes, list[list[bytes]]]:
+    """``(payload, [[signer, signature], ...])`` from the outer canonical CBOR, or ``DecodeError``."""
+    count, pos = _read_head(data, 0, _MAJOR_ARRAY)
+    if count != 2:
+        raise DecodeError("a transaction is a list [payload, endorsements]")
+    payload, pos = _read_bytes(data, pos, "transaction payload must be a byte string")
+    count, pos = _read_head(data, pos, _MAJOR_ARRAY, "a transaction needs at least one endorsement")
+    if count > ENDORSEMENTS_MAX:
+        raise TooLarge(f"{count} endorsements, limit {ENDORSEMENTS_MAX}")
+    shape = "an endorsement is a list [signer, signature] of byte strings"
+    endorsements = []
+    for _ in range(count):
+        pair, pos = _read_head(data, pos, _MAJOR_ARRAY, shape)
+        if pair != 2:
+            raise DecodeError(shape)
+        signer, pos = _read_bytes(data, pos, shape)
+        signature, pos = _read_bytes(data, pos, shape)
+        endorsements.append([signer, signature])
+    if pos != len(data):
+        raise DecodeError("encoding is not canonical or has trailing bytes")
+    return payload, endorsements
+
+
+def _read_head(
+    data: bytes, pos: int, major: int, wrong_type: str = "not a canonical transaction"
+) -> tuple[int, int]:
+    """The argument of the CBOR head at ``pos`` (of type ``major``) and the position after it."""
+    if pos >= len(data):
+        raise DecodeError("not valid CBOR: the transaction ends early")
+    initial = data[pos]
+    if initial >> 5 != major:
+        raise DecodeError(wrong_type)
+    info = initial & 0x1F
+    if info < 24:
+        return info, pos + 1
+    if info > 27:
+        raise DecodeError("encoding is not canonical (indefinite length or reserved head)")
+    end = pos + 1 + (1 << (info - 24))
+    if end > len(data):
+        raise DecodeError("not valid CBOR: the transaction ends early")
+    value = int.from_bytes(data[pos + 1 : end], "big")
+    if value < _HEAD_VALUE_MIN[info]:
+        raise DecodeError("encoding is not canonical (a length in a longer form than needed)")
+    return value, end
+
+
+def _read_bytes(data: bytes, pos: int, wrong_type: str) -> tuple[bytes, int]:
+    """The byte string at ``pos`` and the position after it."""
+    length, pos = _read_head(data, pos, _MAJOR_BYTES, wrong_type)
+    end = pos + length
+    if end > len(data):
+        raise DecodeError("not valid CBOR: the transaction ends early")
+    return data[pos:end], end
 
 
 def _decode_body(payload: bytes) -> TxBody:
@@ -200,18 +269,11 @@ def _check_payload_limits(body: TxBody, payload: bytes) -> None:
         raise InvalidTransaction("transaction expires before it was created")
 
 
-def _decode_endorsements(raw: object) -> tuple[Endorsement, ...]:
-    if not isinstance(raw, list) or not raw:
+def _decode_endorsements(raw: list[list[bytes]]) -> tuple[Endorsement, ...]:
+    if not raw:
         raise DecodeError("a transaction needs at least one endorsement")
-    if len(raw) > ENDORSEMENTS_MAX:
-        raise TooLarge(f"{len(raw)} endorsements, limit {ENDORSEMENTS_MAX}")
     result = []
-    for item in raw:
-        if not (
-            isinstance(item, list) and len(item) == 2 and all(isinstance(x, bytes) for x in item)
-        ):
-            raise DecodeError("an endorsement is a list [signer, signature] of byte strings")
-        signer, signature = item
+    for signer, signature in raw:
         if (
             not signer
             or len(signer) > CERT_BYTES_MAX
