@@ -48,6 +48,10 @@ EVENTS_PAGE_MAX = 1000
 CONFIG_BYTES_MAX = 4 * 1024 * 1024
 CONFIG_STATE_KEY = keys.state_key(keys.CONFIG_CONTRACT, "config")
 """Raw state key of the chain config document."""
+REVOKED_STATE_PREFIX = keys.state_key(keys.CERTS_CONTRACT, "revoked:")
+"""Raw state keys of certificate revocations start with this."""
+REVOCATIONS_CACHED_MAX = 10_000
+"""Certificates whose revocation status the ledger remembers between revocations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,10 @@ class Ledger:
         )
         self.executor = executor
         self._lock = threading.Lock()
+        self._revoked: dict[bytes, bool] = {}
+        """Certificate id -> revoked, as of the head; emptied by a block that revokes one."""
+        self._revocations = 0
+        """Blocks committed by this process that revoked a certificate (guards ``_revoked``)."""
         self._head = self._open()
         head = self._head.height
         self._config = self._stored_config(head)
@@ -147,9 +155,22 @@ class Ledger:
         return der
 
     def is_revoked(self, cert_id: bytes) -> bool:
-        """True if the certificate was revoked in a committed block."""
-        key = keys.state_key(keys.CERTS_CONTRACT, "revoked:" + cert_id.hex())
-        return self.kv.get(keys.flat_state_key(key)) is not None
+        """True if the certificate was revoked in a committed block.
+
+        Every admission and every block asks this for every signer, so answers
+        are remembered until a block revokes a certificate; an answer read
+        while such a block commits is not remembered.
+        """
+        revoked = self._revoked.get(cert_id)
+        if revoked is not None:
+            return revoked
+        revocations = self._revocations
+        key = REVOKED_STATE_PREFIX + cert_id.hex().encode()
+        revoked = self.kv.get(keys.flat_state_key(key)) is not None
+        with self._lock:
+            if revocations == self._revocations and len(self._revoked) < REVOCATIONS_CACHED_MAX:
+                self._revoked[cert_id] = revoked
+        return revoked
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -182,9 +203,13 @@ class Ledger:
         )
         batch.put(keys.HEAD, _encode_head(head))
         changed = result.state_changes.get(CONFIG_STATE_KEY)
+        revokes = any(key.startswith(REVOKED_STATE_PREFIX) for key in result.state_changes)
         with self._lock:
             self.kv.write(batch, sync=True)
             self._head = head
+            if revokes:
+                self._revocations += 1
+                self._revoked.clear()
             self._advance_config(changed)
 
     def _advance_config(self, changed: bytes | None) -> None:
