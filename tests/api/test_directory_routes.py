@@ -113,6 +113,48 @@ def test_search_reads_the_index(client: Client) -> None:
     assert (page["total"], len(page["catalogs"])) == (3, 1)
 
 
+def test_index_answers_say_how_far_the_index_got(client: Client) -> None:
+    indexed = service.search(client)["indexed_height"]
+    assert 0 < indexed <= int(client.chain_info()["height"])
+    assert service.report(client)["indexed_height"] == indexed
+
+
+def test_an_index_of_another_chain_is_refused(tmp_path: Path) -> None:
+    """A node whose index_db holds another chain's index answers 503, never that chain's data."""
+    from fastapi.testclient import TestClient
+
+    from jinglian.api import create_app
+    from jinglian.client import Identity
+    from jinglian.client.reads import ReadAuth
+    from jinglian.node.init import create_network
+    from tests.api.fake_node import FakeNode
+
+    net = tmp_path / "net"
+    create_network(net, 1, consensus="solo")
+    node = FakeNode(net)
+    url = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    database = open_database(url)
+    database.add_handler("directory", index.handle_event, index.metadata)
+    database.create()
+    database.start_state("another-chain", "ab" * 32)
+    database.close()
+    node.index_db = url  # type: ignore[attr-defined]
+    with TestClient(create_app(node), raise_server_exceptions=False) as http:
+        http.auth = ReadAuth(Identity.from_network(net, "org1/admin"))
+        answer = http.get("/api/v1/directory/catalogs")
+        assert answer.status_code == 503
+        assert "another-chain" in answer.json()["error"]["message"]
+        node.index_db = ""  # type: ignore[attr-defined]
+    with TestClient(create_app(node), raise_server_exceptions=False) as http:
+        http.auth = ReadAuth(Identity.from_network(net, "org1/admin"))
+        answer = http.get("/api/v1/directory/report")
+        assert answer.status_code == 503
+        assert "no index configured" in answer.json()["error"]["message"]
+        assert http.get("/api/v1/directory/catalogs").status_code == 503
+        unsigned = http.get("/api/v1/directory/catalogs", auth=None)
+    assert unsigned.status_code == 401  # the signature is checked before anything else
+
+
 def test_department_views_and_report(client: Client, routes: Routes) -> None:
     view = service.department_view(client, "org1")
     assert view["exchange"]["url"].startswith("https://")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
@@ -55,8 +55,6 @@ from jinglian.types.jsonval import to_json
 from jinglian.types.tx import NAME_CHARS_MAX
 
 __all__ = ["CONTRACT_ITEMS_MAX", "add_directory_routes", "index_url_of"]
-
-T = TypeVar("T")
 
 CONTRACT_ITEMS_MAX = 1000
 """Deepest item the contract's ``items`` query pages to (its ``SCAN_MAX``)."""
@@ -137,13 +135,35 @@ def add_directory_routes(app: FastAPI, services: NodeServices) -> None:
 
 
 def _head_time_ms(services: NodeServices) -> int:
-    record = services.get_block(None)
-    return 0 if record is None else int(record.block.header.time_ms)
+    return int(services.chain_info().head_time_ms)
 
 
-async def _on_index(index: _Index, work: Callable[[Database], T]) -> T:
-    """Run a blocking index query off the event loop."""
-    return await run_in_threadpool(lambda: work(index.database()))
+async def _on_index(
+    services: NodeServices, index: _Index, work: Callable[[Database], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a blocking index query off the event loop, on an index of this node's chain; the
+    answer carries ``indexed_height``, how far the index got (it may trail the head)."""
+    info = services.chain_info()
+
+    def run() -> dict[str, Any]:
+        database = index.database()
+        try:
+            state = database.load_state()
+        except JinglianError as exc:
+            raise Unavailable(
+                f"the directory index cannot be read ({exc.message}); is `jinglian indexer "
+                "run` indexing this chain into it?"
+            ) from exc
+        if state is None:
+            raise Unavailable("the directory index is empty: run `jinglian indexer run`")
+        if (state.chain_id, state.genesis_hash) != (info.chain_id, info.genesis_hash.hex()):
+            raise Unavailable(
+                f"the node's index_db holds chain {state.chain_id!r} (genesis "
+                f"{state.genesis_hash[:16]}...), not this node's chain {info.chain_id!r}"
+            )
+        return {**work(database), "indexed_height": state.last_height}
+
+    return await run_in_threadpool(run)
 
 
 def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) -> None:
@@ -168,6 +188,7 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
         """Catalogs matching every filter, by provider and code, with the total count."""
         wanted = None if status == "any" else status
         found = await _on_index(
+            services,
             index,
             lambda db: search_catalogs(
                 db,
@@ -187,7 +208,9 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
         """Head, exchange URL, duties with their catalogs, counts of catalogs and requests."""
         check_org(org)
         now_ms = _head_time_ms(services)
-        return JSONResponse(await _on_index(index, lambda db: department(db, org, now_ms=now_ms)))
+        return JSONResponse(
+            await _on_index(services, index, lambda db: department(db, org, now_ms=now_ms))
+        )
 
     @router.get("/departments/{org}/requests", summary="Requests to or from a department")
     async def requests_of(
@@ -203,6 +226,7 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
         check_org(org)
         now_ms = _head_time_ms(services)
         found = await _on_index(
+            services,
             index,
             lambda db: department_requests(
                 db, org, direction, status=status, now_ms=now_ms, start=start, limit=limit
@@ -219,6 +243,7 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
         """Request-to-decision and -delivery times per provider and catalog; overdue requests."""
         now_ms = _head_time_ms(services)
         found = await _on_index(
+            services,
             index,
             lambda db: sla_report(db, now_ms=now_ms, org=org, since_ms=since_ms, until_ms=until_ms),
         )
