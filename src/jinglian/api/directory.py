@@ -129,7 +129,8 @@ def add_directory_routes(app: FastAPI, services: NodeServices) -> None:
         tags=["directory"],
         dependencies=[read_access(services, "query")],
     )
-    _add_index_routes(router, services, index)
+    _add_search_routes(router, services, index)
+    _add_department_routes(router, services, index)
     _add_contract_routes(router, services)
     app.include_router(router)
 
@@ -166,7 +167,7 @@ async def _on_index(
     return await run_in_threadpool(run)
 
 
-def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) -> None:
+def _add_search_routes(router: APIRouter, services: NodeServices, index: _Index) -> None:
     @router.get("/catalogs", summary="Search catalogs (SQL index)")
     async def search(
         keyword: Annotated[
@@ -203,6 +204,23 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
         )
         return JSONResponse(found)
 
+    @router.get("/report", summary="SLA figures from chain timestamps (SQL index)")
+    async def report(
+        org: Annotated[str | None, Query(max_length=64, description="Provider.")] = None,
+        since_ms: TimeMs = None,
+        until_ms: TimeMs = None,
+    ) -> JSONResponse:
+        """Request-to-decision and -delivery times per provider and catalog; overdue requests."""
+        now_ms = _head_time_ms(services)
+        found = await _on_index(
+            services,
+            index,
+            lambda db: sla_report(db, now_ms=now_ms, org=org, since_ms=since_ms, until_ms=until_ms),
+        )
+        return JSONResponse(found)
+
+
+def _add_department_routes(router: APIRouter, services: NodeServices, index: _Index) -> None:
     @router.get("/departments/{org}", summary="A department's view (SQL index)")
     async def department_view(org: Org) -> JSONResponse:
         """Head, exchange URL, duties with their catalogs, counts of catalogs and requests."""
@@ -231,21 +249,6 @@ def _add_index_routes(router: APIRouter, services: NodeServices, index: _Index) 
             lambda db: department_requests(
                 db, org, direction, status=status, now_ms=now_ms, start=start, limit=limit
             ),
-        )
-        return JSONResponse(found)
-
-    @router.get("/report", summary="SLA figures from chain timestamps (SQL index)")
-    async def report(
-        org: Annotated[str | None, Query(max_length=64, description="Provider.")] = None,
-        since_ms: TimeMs = None,
-        until_ms: TimeMs = None,
-    ) -> JSONResponse:
-        """Request-to-decision and -delivery times per provider and catalog; overdue requests."""
-        now_ms = _head_time_ms(services)
-        found = await _on_index(
-            services,
-            index,
-            lambda db: sla_report(db, now_ms=now_ms, org=org, since_ms=since_ms, until_ms=until_ms),
         )
         return JSONResponse(found)
 

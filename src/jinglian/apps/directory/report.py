@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from jinglian.apps.directory.index import deliveries, requests
 from jinglian.apps.directory.search import check_org, reading
@@ -112,48 +112,8 @@ def sla_report(
         where.append(requests.c.requested_at >= since_ms)
     if until_ms is not None:
         where.append(requests.c.requested_at < until_ms)
-    condition = and_(True, *where)
-    first_delivery = (
-        select(deliveries.c.grant_id, func.min(deliveries.c.delivered_at).label("first_at"))
-        .group_by(deliveries.c.grant_id)
-        .subquery()
-    )
     with reading(database) as connection:
-        decided = connection.execute(
-            select(
-                requests.c.provider,
-                requests.c.catalog,
-                requests.c.decided_at - requests.c.requested_at,
-            ).where(
-                condition,
-                requests.c.share_type == "conditional",
-                requests.c.status.in_(("granted", "rejected")),
-            )
-        ).all()
-        delivered = connection.execute(
-            select(
-                requests.c.provider,
-                requests.c.catalog,
-                first_delivery.c.first_at - requests.c.requested_at,
-            )
-            .join(first_delivery, first_delivery.c.grant_id == requests.c.grant_id)
-            .where(condition)
-        ).all()
-        waiting = connection.execute(
-            select(
-                requests.c.id,
-                requests.c.requester,
-                requests.c.provider,
-                requests.c.catalog,
-                requests.c.requested_at,
-                requests.c.deadline,
-            )
-            .where(condition, requests.c.status == "pending")
-            .order_by(requests.c.deadline, requests.c.id)
-        ).all()
-        counted = connection.execute(
-            select(requests.c.status, func.count()).where(condition).group_by(requests.c.status)
-        ).all()
+        decided, delivered, waiting, counted = _report_rows(connection, and_(True, *where))
     overdue = [row for row in waiting if now_ms > row.deadline]
     in_time = [row for row in waiting if now_ms <= row.deadline]
     return {
@@ -164,26 +124,58 @@ def sla_report(
         "requests": {str(status): int(count) for status, count in counted},
         "decision": _grouped([(p, c, int(d)) for p, c, d in decided]),
         "delivery": _grouped([(p, c, int(d)) for p, c, d in delivered]),
-        "pending": {
-            "count": len(in_time),
-            "by_provider": _count_by_provider(in_time),
-        },
+        "pending": {"count": len(in_time), "by_provider": _count_by_provider(in_time)},
         "overdue": {
             "count": len(overdue),
             "by_provider": _count_by_provider(overdue),
-            "requests": [
-                {
-                    "id": row.id,
-                    "requester": row.requester,
-                    "provider": row.provider,
-                    "catalog": row.catalog,
-                    "time": row.requested_at,
-                    "deadline": row.deadline,
-                    "overdue_ms": now_ms - row.deadline,
-                }
-                for row in overdue[:OVERDUE_LISTED_MAX]
-            ],
+            "requests": [_overdue_entry(row, now_ms) for row in overdue[:OVERDUE_LISTED_MAX]],
         },
+    }
+
+
+def _report_rows(connection: Connection, condition: ColumnElement[bool]) -> tuple[Any, ...]:
+    """Decision times, first-delivery times, pending requests and counts by status."""
+    first_delivery = (
+        select(deliveries.c.grant_id, func.min(deliveries.c.delivered_at).label("first_at"))
+        .group_by(deliveries.c.grant_id)
+        .subquery()
+    )
+    decided = select(
+        requests.c.provider, requests.c.catalog, requests.c.decided_at - requests.c.requested_at
+    ).where(
+        condition,
+        requests.c.share_type == "conditional",
+        requests.c.status.in_(("granted", "rejected")),
+    )
+    delivered = (
+        select(
+            requests.c.provider,
+            requests.c.catalog,
+            first_delivery.c.first_at - requests.c.requested_at,
+        )
+        .join(first_delivery, first_delivery.c.grant_id == requests.c.grant_id)
+        .where(condition)
+    )
+    waiting = (
+        select(requests)
+        .where(condition, requests.c.status == "pending")
+        .order_by(requests.c.deadline, requests.c.id)
+    )
+    counted = select(requests.c.status, func.count()).where(condition).group_by(requests.c.status)
+    return tuple(
+        connection.execute(query).all() for query in (decided, delivered, waiting, counted)
+    )
+
+
+def _overdue_entry(row: Any, now_ms: int) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "requester": row.requester,
+        "provider": row.provider,
+        "catalog": row.catalog,
+        "time": row.requested_at,
+        "deadline": row.deadline,
+        "overdue_ms": now_ms - row.deadline,
     }
 
 
