@@ -201,6 +201,27 @@ def test_unsigned_reads_are_refused(routes: Routes) -> None:
         assert answer.json()["error"]["code"] == "unauthenticated"
 
 
+def test_a_replayed_signed_read_is_refused(routes: Routes) -> None:
+    from jinglian.client import Identity
+    from jinglian.client.reads import sign_read_headers
+
+    reader = Identity.from_network(routes.net, "org2/client")
+    target = "/api/v1/directory/catalogs?keyword=land"
+    headers = sign_read_headers(reader, "GET", target)
+    first = httpx.get(routes.node.api_url + target, headers=headers, timeout=10)
+    assert first.status_code == 200
+    again = httpx.get(routes.node.api_url + target, headers=headers, timeout=10)
+    assert again.status_code == 403
+    assert again.json()["error"]["code"] == "replayed_request"
+    # A signature covers the exact query: the same headers on other parameters do not verify.
+    other = httpx.get(
+        routes.node.api_url + "/api/v1/directory/catalogs?keyword=water",
+        headers=headers,
+        timeout=10,
+    )
+    assert other.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("path", "params"),
     [
