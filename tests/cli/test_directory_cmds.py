@@ -361,7 +361,16 @@ def _watch(net: Path, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _finish(process: subprocess.Popen[str]) -> list[dict[str, Any]]:
+def _connected(process: subprocess.Popen[str]) -> None:
+    """Wait until the watch says it has caught up with the chain (its stderr)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("connected"):
+            return
+    raise AssertionError("watch ended before connecting")
+
+
+def _finish(process: subprocess.Popen[str], notes: list[str] | None = None) -> list[dict[str, Any]]:
     try:
         out, err = process.communicate(timeout=WATCH_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -369,6 +378,8 @@ def _finish(process: subprocess.Popen[str]) -> list[dict[str, Any]]:
         out, err = process.communicate()
         raise AssertionError(f"watch did not finish: {out}\n{err}") from None
     assert process.returncode == 0, err
+    if notes is not None:
+        notes += err.splitlines()
     return [json.loads(line) for line in out.splitlines()]
 
 
@@ -390,8 +401,9 @@ def test_watch_auto_approves_by_rule_and_resumes_after_a_node_restart(
         net, "--identity", "org1/admin", "--auto-approve", str(rules), "--since", str(start),
         "--state", str(state), "--exit-after", "4",
     )  # fmt: skip
+    notes: list[str] = []
     try:
-        time.sleep(1.0)
+        _connected(watcher)
         node.stop()
         node.start()
         allowed = _json(_request(net, PLAN, "--json"))
@@ -399,10 +411,12 @@ def test_watch_auto_approves_by_rule_and_resumes_after_a_node_restart(
             _on(net, "request", "org1", PLAN, "--items", "parcel_id", "--duty", "flood",
                 "--purpose", "a long study", "--days", "90", "--json", identity="org2/client")
         )  # fmt: skip
-        lines = _finish(watcher)
+        lines = _finish(watcher, notes)
     finally:
         if watcher.poll() is None:
             watcher.kill()
+    assert any("reconnecting" in note for note in notes), notes
+    assert any(note.startswith("connected") for note in notes), notes
     events = [(line["event"], line.get("request")) for line in lines]
     assert events == [
         ("requested", allowed["id"]),
@@ -424,7 +438,7 @@ def test_watch_auto_approves_by_rule_and_resumes_after_a_node_restart(
     resumed = _watch(net, "--identity", "org1/admin", "--auto-approve", str(rules),
                      "--state", str(state), "--exit-after", "2")  # fmt: skip
     try:
-        time.sleep(1.0)
+        _connected(resumed)
         newest = _json(_request(net, PLAN, "--json"))
         again = [(line["event"], line.get("request")) for line in _finish(resumed)]
     finally:

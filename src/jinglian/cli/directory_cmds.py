@@ -843,6 +843,9 @@ def directory_request(
             ),
             contract_name,
         )
+        if done["status"] == "pending":
+            record = sdk.get_request(client, int(done["id"]), contract=contract_name)
+            done = {**done, "deadline": record.get("deadline")}
     emit(
         as_json,
         done,
@@ -1506,13 +1509,12 @@ def directory_watch(
             start = int(client.get_block("latest")["height"])
         base_url, identity = client.base_url, client.identity
     watch = _Watch(org, contract_name, rules, as_json, state_file, exit_after, start, partial)
-    if not as_json:
-        click.echo(
-            f"watching {org}'s requests and decisions after block {start} at {base_url}"
-            + (f", approving by {len(rules)} rule(s)" if rules else "")
-            + " (Ctrl-C stops)",
-            err=True,
-        )
+    click.echo(
+        f"watching {org}'s requests and decisions after block {start} at {base_url}"
+        + (f", approving by {len(rules)} rule(s)" if rules else "")
+        + " (Ctrl-C stops)",
+        err=True,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_watch_loop(base_url, identity, watch))
 
@@ -1548,7 +1550,7 @@ async def _watch_loop(base_url: str, identity: Any, watch: _Watch) -> None:
                 "internal",
             ):
                 raise
-            _note(watch, f"connection lost ({exc.__class__.__name__}); reconnecting in {pause:g} s")
+            _note(f"connection lost ({exc.__class__.__name__}); reconnecting in {pause:g} s")
             await asyncio.sleep(pause)
             pause = min(pause * 2, WATCH_RETRY_S_MAX)
 
@@ -1568,6 +1570,8 @@ async def _follow(client: AsyncClient, watch: _Watch) -> None:
 
     task = asyncio.create_task(pump())
     try:
+        await _catch_up(client, watch)
+        _note(f"connected: handled every block up to {watch.height}")
         while not watch.done:
             await _catch_up(client, watch)
             if watch.done:
@@ -1707,9 +1711,8 @@ async def _show(watch: _Watch, height: int, topic: str, data: dict[str, Any], te
         click.echo(f"[block {height}] {text}")
 
 
-def _note(watch: _Watch, text: str) -> None:
+def _note(text: str) -> None:
     """A line about the watch itself (stderr, so --json output stays one object per line)."""
-    del watch
     click.echo(text, err=True)
 
 
