@@ -291,6 +291,14 @@ def test_a_bad_file_is_refused_with_line_numbers_and_nothing_sent(
     assert "broken.json:3: not valid JSON" in _error(
         _on(net, "import", str(broken)), "invalid_input"
     )
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"duties": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    nested = _error(_on(net, "import", str(deep)), "invalid_input")
+    assert "deep.json:1: nested too deeply" in nested
+    source = tmp_path / "water.json"
+    source.write_text(json.dumps(GOOD_JSON))
+    client = _on(net, "import", str(source), identity="org2/client")
+    assert "publishing needs an admin" in _error(client, "invalid_input")
     assert _head(net, "org2") == before
 
 

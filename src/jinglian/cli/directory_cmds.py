@@ -708,6 +708,11 @@ def directory_import(
     _, client = _client(target)
     with client:
         assert client.identity is not None
+        if client.identity.cert.role != "admin" and not dry_run:
+            raise InvalidInput(
+                f"publishing needs an admin of the department, not {client.identity.cert.role!r}: "
+                f"pass --identity {client.identity.cert.org_id}/admin"
+            )
         org = _own_org(client)
         changes = _compare(client, org, plan, contract_name)
         _refuse_problems(plan.problems, ", ".join(str(f) for f in files))

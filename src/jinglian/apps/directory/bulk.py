@@ -249,6 +249,9 @@ def _read_json(path: Path, text: str, plan: Plan) -> None:
     except json.JSONDecodeError as exc:
         plan.problems.append(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}")
         return
+    except RecursionError:
+        plan.problems.append(f"{path}:1: nested too deeply to be an import file")
+        return
     if not isinstance(document, dict):
         plan.problems.append(f"{path}:1: must be a JSON object with duties, divisions, catalogs")
         return
