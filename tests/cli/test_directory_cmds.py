@@ -283,6 +283,14 @@ def test_a_bad_file_is_refused_with_line_numbers_and_nothing_sent(
     orphan.write_text("catalog,code,name,data_type,sensitivity\n302001/000099,c,C,string,public\n")
     refused_orphan = _error(_on(net, "import", str(orphan), identity="org2/admin"), "invalid_input")
     assert f"{orphan}:2: org2 has no active catalog '302001/000099'" in refused_orphan
+    rootless = tmp_path / "rootless.csv"
+    rootless.write_text(
+        "code,name,summary,duties,share_type,share_condition,share_mode,format,update_cycle,"
+        "open_attribute,release_date\n"
+        "302001/000005,No duty,Hangs from nothing,,unconditional,,file,csv,yearly,open,2024-01-01\n"
+    )
+    no_root = _error(_on(net, "import", str(rootless), identity="org2/admin"), "invalid_input")
+    assert f"{rootless}:2: duties must hold 1 to 16 entries, not 0" in no_root
     header = tmp_path / "weird.csv"
     header.write_text("what,ever\n1,2\n")
     assert "weird.csv:1: header" in _error(_on(net, "import", str(header)), "invalid_input")
