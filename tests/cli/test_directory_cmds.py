@@ -541,3 +541,8 @@ def test_fetch_search_and_report(net: Path, tmp_path: Path) -> None:
     assert "request to decision" in _ok(_on(net, "report", "--since", "2020-01-01"))
     bad = _on(net, "report", "--since", "yesterday")
     assert "--since takes YYYY-MM-DD" in _error(bad, "invalid_input")
+
+
+def test_an_undeployed_contract_says_how_to_deploy_it(net: Path) -> None:
+    missing = _on(net, "catalog", "list", "--contract", "nosuch")
+    assert "jinglian directory deploy --contract nosuch" in _error(missing, "unknown_contract")

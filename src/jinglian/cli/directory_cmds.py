@@ -123,12 +123,16 @@ def _own_org(client: Client) -> str:
 
 
 def _call(action: Callable[[], Any], contract_name: str) -> Any:
+    """Run one SDK call; a missing contract says how to deploy it."""
     try:
         return action()
     except UnknownContract as exc:
-        raise UnknownContract(
-            f"{exc.message}: deploy it with `jinglian directory deploy` (a devnet does at start)"
-        ) from exc
+        raise UnknownContract(_deploy_hint(exc.message, contract_name)) from exc
+
+
+def _deploy_hint(message: str, contract_name: str) -> str:
+    option = "" if contract_name == CONTRACT_NAME else f" --contract {contract_name}"
+    return f"{message}: deploy it with `jinglian directory deploy{option}` (a devnet does at start)"
 
 
 def _emit_change(as_json: bool, what: str, done: dict[str, Any]) -> None:
@@ -743,9 +747,7 @@ def _compare(client: Client, org: str, plan: bulk.Plan, contract_name: str) -> b
     try:
         chain = bulk.directory_state(client, org, plan, contract=contract_name)
     except UnknownContract as exc:
-        raise UnknownContract(
-            f"{exc.message}: deploy it with `jinglian directory deploy` (a devnet does at start)"
-        ) from exc
+        raise UnknownContract(_deploy_hint(exc.message, contract_name)) from exc
     return bulk.plan_changes(plan, chain, org)
 
 
