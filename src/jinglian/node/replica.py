@@ -22,9 +22,13 @@ to the consensus driver and the peer network:
 Threads: the peer network's event loop calls ``_on_peer_message`` and only
 decodes small messages there; transaction batches, proposals, block bodies
 and sync requests go through one bounded ingest queue to the ``ingest``
-thread (so a proposal is looked at after the transactions sent before it);
-a ``replica`` thread flushes the gossip buffer, sends status and retries
-block sync. Everything that changes the ledger runs on the consensus thread.
+thread; the ingest thread hands each transaction batch to one of
+``GOSSIP_ADMISSION_THREADS`` admission threads (decoding and signature checks,
+which release the GIL, run beside consensus and each other) and waits for the
+batches in flight before it looks at a proposal, so a proposal is still looked
+at after the transactions sent before it. A ``replica`` thread flushes the
+gossip buffer, sends status and retries block sync. Everything that changes
+the ledger runs on the consensus thread.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,6 +111,11 @@ SYNC_PIPELINE = 2
 """Block sync requests (of ``SYNC_BLOCKS_MAX`` blocks) in flight at once."""
 INGEST_QUEUE_MAX = 4_096
 """Peer messages waiting for the ingest thread; beyond it they are dropped."""
+GOSSIP_ADMISSION_THREADS = 2
+"""Threads that decode and admit gossiped transaction batches (one per core of the reference
+machine: signature checks release the GIL, so two run at once)."""
+GOSSIP_BATCHES_INFLIGHT_MAX = 8
+"""Gossiped batches being admitted at once; the ingest thread waits for the oldest beyond it."""
 BLOCK_TIME_DRIFT_MS_MAX = 10_000
 """A proposed block's time may be at most this far ahead of this node's clock."""
 BODIES_MAX = 256
@@ -142,6 +153,11 @@ class Replica:
         self._ingest: queue.Queue[tuple[PeerIdentity, int, bytes] | None] = queue.Queue(
             INGEST_QUEUE_MAX
         )
+        self._admission = ThreadPoolExecutor(
+            GOSSIP_ADMISSION_THREADS, thread_name_prefix="gossip-admission"
+        )
+        self._admitting: deque[Future[None]] = deque()
+        """Gossiped batches handed to the admission threads (ingest thread only)."""
         self._sync = _SyncState()
         self._sync_lock = threading.Lock()
         self._peers: dict[bytes, Status] = {}
@@ -196,6 +212,7 @@ class Replica:
             self._ingest.put_nowait(None)
         for thread in self._threads:
             thread.join(timeout=10)
+        self._admission.shutdown(wait=True, cancel_futures=True)
         self.network.stop()
         self.wal.close()
 
@@ -379,8 +396,10 @@ class Replica:
             peer, message_type, payload = item
             try:
                 if message_type == MessageType.TXS:
-                    self._on_txs(decode_txs(payload, self._hash))
-                elif message_type == MessageType.PROPOSAL:
+                    self._admit_gossip(peer, payload)
+                    continue
+                self._wait_for_gossip()
+                if message_type == MessageType.PROPOSAL:
                     self._on_proposal(peer, decode_proposal_message(payload))
                 elif message_type == MessageType.BLOCK:
                     self._on_block_body(decode_block_body(payload, self._hash))
@@ -396,6 +415,28 @@ class Replica:
                 self._note_invalid(peer, message_type, exc)
             except Exception:
                 log.exception("handling a message of type %d failed", message_type)
+
+    def _admit_gossip(self, peer: PeerIdentity, payload: bytes) -> None:
+        """Hand a ``TXS`` batch to an admission thread, waiting first if too many are in flight."""
+        while len(self._admitting) >= GOSSIP_BATCHES_INFLIGHT_MAX:
+            self._admitting.popleft().result()
+        while self._admitting and self._admitting[0].done():
+            self._admitting.popleft()
+        self._admitting.append(self._admission.submit(self._on_txs_message, peer, payload))
+
+    def _wait_for_gossip(self) -> None:
+        """Until every batch handed to the admission threads is in the pool (or refused)."""
+        while self._admitting:
+            self._admitting.popleft().result()
+
+    def _on_txs_message(self, peer: PeerIdentity, payload: bytes) -> None:
+        """Decode and admit one gossiped batch (on an admission thread)."""
+        try:
+            self._on_txs(decode_txs(payload, self._hash))
+        except JinglianError as exc:
+            self._note_invalid(peer, MessageType.TXS, exc)
+        except Exception:
+            log.exception("handling a message of type %d failed", MessageType.TXS)
 
     def _on_txs(self, txs: list[Tx]) -> None:
         added = 0

@@ -124,7 +124,8 @@ class NodeServices(Protocol):
     def health(self) -> dict[str, Any]: ...
 
     def submit_tx(self, data: bytes) -> bytes:
-        """Admit wire bytes to the mempool; returns the tx id."""
+        """Admit wire bytes to the mempool; returns the tx id. Called from the API's admission
+        threads, several at once."""
         ...
 
     async def wait_tx(self, tx_id: bytes, timeout_s: float) -> TxRecord:
