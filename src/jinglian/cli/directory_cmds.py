@@ -1927,6 +1927,14 @@ def add_departments(
     suite = get_suite(network.crypto)
     members = [str(org["id"]) for org in client.query("chain_config", "orgs").value]
     missing = [(org, name) for org, name in departments if org not in members]
+    members_max = 2 * ENDORSEMENTS_MAX
+    if len(members) + len(missing) > members_max:
+        raise ConfigError(
+            f"{len(members)} members and {len(missing)} new departments would make "
+            f"{len(members) + len(missing)}; endorsements can add members up to {members_max} "
+            f"(a majority of {members_max - 1} is {ENDORSEMENTS_MAX}, the most one transaction "
+            f"carries): ask for at most {members_max - len(members)} departments"
+        )
     for org, _ in departments:
         _ensure_org_keys(net_dir, suite, org)
     _ensure_manifest(net_dir, [org for org, _ in departments])

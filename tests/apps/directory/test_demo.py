@@ -190,3 +190,24 @@ def test_demo_needs_a_devnet(tmp_path: Path) -> None:
     _ok(_run("init", str(root), "--orgs", "1", "--consensus", "solo"))
     refused = _run("directory", "demo", "--net", str(root))
     assert refused.exit_code == 1 and "the demo needs a devnet" in refused.stderr
+
+
+def test_more_departments_than_endorsements_can_add_are_refused_before_anything(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "four"
+    _ok(_run(
+        "init", str(root), "--orgs", "4", "--consensus", "solo",
+        "--api-port", str(find_free_ports(1)), "--p2p-port", str(find_free_ports(1)),
+    ))  # fmt: skip
+    manifest = json.loads((root / "network.json").read_text())
+    (root / "network.json").write_text(json.dumps({**manifest, "devnet": True}))
+    with NodeProcess(root / "nodes" / "node1") as process:
+        process.start()
+        refused = _run(
+            "directory", "demo", "--departments", str(demo.DEPARTMENTS_MAX), "--net", str(root)
+        )
+        assert refused.exit_code == 1, refused.output
+        assert "ask for at most 60 departments" in refused.stderr
+        with Client.from_network(root, identity="org1/admin") as client:
+            assert len(client.query("chain_config", "orgs").value) == 4
