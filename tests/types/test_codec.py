@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import cbor2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jinglian.types import codec
@@ -71,3 +71,65 @@ def test_invalid_too_deep() -> None:
 def test_invalid_values_are_refused_on_encode(value: object) -> None:
     with pytest.raises(DecodeError):
         codec.encode(value)  # type: ignore[arg-type]
+
+
+def reference_accepts(data: bytes) -> bool:
+    """The canonical rule stated directly: decode, check the model, re-encode canonically."""
+    try:
+        value = cbor2.loads(data)
+        codec.validate_value(value)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError):
+        return False
+    except DecodeError:
+        return False
+    return cbor2.dumps(value, canonical=True) == data
+
+
+@st.composite
+def any_order_encodings(draw: st.DrawFn) -> bytes:
+    """Encodings of model values with map keys in any order, sometimes mutated."""
+    value = draw(values)
+
+    def shuffle(v: object) -> object:
+        if isinstance(v, dict):
+            keys = draw(st.permutations(list(v)))
+            return {k: shuffle(v[k]) for k in keys}
+        if isinstance(v, list):
+            return [shuffle(x) for x in v]
+        return v
+
+    data = bytearray(cbor2.dumps(shuffle(value)))
+    for at, byte in draw(
+        st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 255)), max_size=2)
+    ):
+        if data:
+            data[at % len(data)] = byte
+    return bytes(data)
+
+
+@given(any_order_encodings())
+@settings(max_examples=300, deadline=None)
+def test_decode_accepts_exactly_the_canonical_encodings(data: bytes) -> None:
+    try:
+        value = codec.decode(data, 1 << 20)
+    except DecodeError:
+        assert not reference_accepts(data)
+    else:
+        assert reference_accepts(data)
+        assert codec.encode(value) == data
+
+
+def test_invalid_map_keys_out_of_order_or_repeated() -> None:
+    for data in (
+        bytes.fromhex("a2616101616201"),  # fine: a, b
+        bytes.fromhex("a2616201616101"),  # b before a
+        bytes.fromhex("a262616101616202"),  # "aa" before "b": the longer key first
+        bytes.fromhex("a2616101616102"),  # "a" twice
+        bytes.fromhex("81a2616201616101"),  # out of order inside a list
+    ):
+        accepted = True
+        try:
+            codec.decode(data, 1024)
+        except DecodeError:
+            accepted = False
+        assert accepted == (data == bytes.fromhex("a2616101616201"))

@@ -10,7 +10,11 @@ undefined are refused, so the same value always has exactly one encoding.
 
 ``decode`` accepts a byte string only if it is the canonical encoding of the
 value it holds: anything non-canonical, oversized, too deep or followed by
-trailing bytes raises ``DecodeError`` or ``TooLarge``.
+trailing bytes raises ``DecodeError`` or ``TooLarge``. It checks this without
+a canonical re-encode (which sorts every map again): the walk over the decoded
+value checks that each map's keys came in canonical order, and the plain
+re-encode, which keeps that order and writes every head in its shortest
+form, must give back the input bytes.
 """
 
 from __future__ import annotations
@@ -64,8 +68,8 @@ def decode(data: bytes, max_bytes: int) -> Value:
         value = cbor2.loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise DecodeError(f"not valid CBOR: {exc}") from exc
-    validate_value(value)
-    if cbor2.dumps(value, canonical=True) != data:
+    _validate_decoded(value, 0)
+    if cbor2.dumps(value) != data:
         raise DecodeError("encoding is not canonical or has trailing bytes")
     return value  # type: ignore[no-any-return]
 
@@ -91,3 +95,28 @@ def validate_value(value: object, depth: int = 0) -> None:
             validate_value(item, depth + 1)
         return
     raise DecodeError(f"type {type(value).__name__} is not part of the data model")
+
+
+def _validate_decoded(value: object, depth: int) -> None:
+    """``validate_value``, and every map's keys in canonical order (length first, then bytewise)."""
+    if type(value) is dict:
+        if depth > DEPTH_MAX:
+            raise DecodeError(f"value nested deeper than {DEPTH_MAX}")
+        previous = (-1, b"")
+        for key, item in value.items():
+            if type(key) is not str:
+                raise DecodeError("map keys must be text strings")
+            encoded = key.encode()
+            order = (len(encoded), encoded)
+            if order <= previous:
+                raise DecodeError("map keys are not in canonical order")
+            previous = order
+            _validate_decoded(item, depth + 1)
+        return
+    if type(value) is list:
+        if depth > DEPTH_MAX:
+            raise DecodeError(f"value nested deeper than {DEPTH_MAX}")
+        for item in value:
+            _validate_decoded(item, depth + 1)
+        return
+    validate_value(value, depth)
