@@ -1434,9 +1434,12 @@ class _Watch:
     partial: int = 0
     """Directory events of block ``height + 1`` already handled."""
     shown: int = 0
+    """Notifications printed so far (for ``--exit-after``)."""
     seen_requests: set[int] = field(default_factory=set)
+    """Requests this process already decided on (a block read again decides nothing twice)."""
 
     def save(self) -> None:
+        """Write the position to the state file (beside it, then renamed into place)."""
         if self.state_file is not None:
             tmp = self.state_file.with_name(self.state_file.name + ".tmp")
             state = {"height": self.height, "partial": self.partial, "org": self.org}
@@ -1445,6 +1448,7 @@ class _Watch:
 
     @property
     def done(self) -> bool:
+        """Whether ``--exit-after`` notifications were printed."""
         return self.exit_after is not None and self.shown >= self.exit_after
 
 
