@@ -87,10 +87,9 @@ LIST_LIMIT_MAX: int = _rules.LIST_LIMIT_MAX
 UPDATE_CYCLES: tuple[str, ...] = _rules.UPDATE_CYCLES
 OPEN_ATTRIBUTES: tuple[str, ...] = _rules.OPEN_ATTRIBUTES
 IN_FLIGHT_TXS_MAX = 200
-"""Transactions submitted but not yet seen committed, at most. This also bounds a block: on
-a 4-validator devnet on 2 cores, 500 in flight made blocks of ~500 heavy transactions that
-often took longer to execute than the propose timeout (failed rounds, 25 tx/s for the demo);
-200 made blocks of ~90 and 65 tx/s."""
+"""Transactions submitted but not yet seen committed, at most; it also bounds a block. The
+full demo on a 4-validator devnet (2 cores) took 182, 170 and 180 s with 100, 200 and 500
+in flight on the same code: the bound hardly matters, and 200 keeps blocks small."""
 SUBMIT_CHUNK_TXS = 200
 """Transactions per ``POST /txs/batch``."""
 STALL_S = 120.0
