@@ -23,13 +23,13 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from jinglian.apps.directory import index
-from jinglian.apps.directory.report import percentile, sla_report
-from jinglian.apps.directory.search import (
+from jinglian.apps.directory.catalog_search import (
     catalog_with_items,
     department,
     department_requests,
     search_catalogs,
 )
+from jinglian.apps.directory.sla import percentile, sla_report
 from jinglian.indexer import Database, open_database
 from tests.benchmarks.conftest import Scale, report
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from jinglian.crypto import Suite, get_suite, open_sealed, seal
-from jinglian.crypto.seal import (
+from jinglian.crypto.sealing import (
     SEAL_MAGIC,
     SEAL_OVERHEAD_BYTES_MAX,
     SEAL_PLAINTEXT_BYTES_MAX,
@@ -114,6 +114,6 @@ def test_an_oversized_payload_is_refused_before_encrypting(
     suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the package's ``seal`` is the function; the module is in sys.modules
-    monkeypatch.setattr(sys.modules["jinglian.crypto.seal"], "SEAL_PLAINTEXT_BYTES_MAX", 10)
+    monkeypatch.setattr(sys.modules["jinglian.crypto.sealing"], "SEAL_PLAINTEXT_BYTES_MAX", 10)
     with pytest.raises(CryptoError, match="over 10 bytes"):
         seal(suite.generate_key().public_key(), b"x" * 11, AAD)

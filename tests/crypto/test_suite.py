@@ -38,7 +38,7 @@ def test_exported_members_are_exactly_the_public_api() -> None:
     assert jinglian.crypto.__all__ == EXPECTED_EXPORTS
     assert sorted(jinglian.crypto.__all__) == jinglian.crypto.__all__
     public = {name for name in vars(jinglian.crypto) if not name.startswith("_")}
-    modules = {"certs", "keys", "merkle", "suite", "annotations", "state_proof"}
+    modules = {"certs", "keys", "merkle", "suite", "annotations", "state_proof", "sealing"}
     assert public - modules == set(EXPECTED_EXPORTS)
 
 

@@ -37,8 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from jinglian.api.readers import read_access
 from jinglian.api.render import render_query_result
 from jinglian.api.routes import API_PREFIX
-from jinglian.apps.directory.report import TIME_MS_MAX, sla_report
-from jinglian.apps.directory.search import (
+from jinglian.apps.directory.catalog_search import (
     KEYWORD_CHARS_MAX,
     PAGE_LIMIT_MAX,
     PAGE_START_MAX,
@@ -47,6 +46,7 @@ from jinglian.apps.directory.search import (
     department_requests,
     search_catalogs,
 )
+from jinglian.apps.directory.sla import TIME_MS_MAX, sla_report
 from jinglian.indexer import Database, open_database
 from jinglian.node.services import NodeServices
 from jinglian.types import codec

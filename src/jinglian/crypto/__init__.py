@@ -11,7 +11,7 @@ Main types: :class:`PrivateKey` / :class:`PublicKey` (from a suite),
 ``CN``; see :data:`ROLES`), and the RFC 6962 Merkle functions, which take the
 suite's ``hash`` as ``hash_fn``. :func:`seal` / :func:`open_sealed` encrypt a
 payload to a certificate's public key (ECIES with AES-256-GCM on ``default``,
-SM2 encryption with SM4-GCM on ``gm``; :mod:`jinglian.crypto.seal`).
+SM2 encryption with SM4-GCM on ``gm``; :mod:`jinglian.crypto.sealing`).
 
 This package imports only the standard library, ``cryptography``, libcrypto
 (through ctypes) and the error tree ``jinglian.types.errors``. Unusable
@@ -31,7 +31,7 @@ from jinglian.crypto.certs import (
 )
 from jinglian.crypto.keys import PrivateKey, PublicKey
 from jinglian.crypto.merkle import merkle_proof, merkle_root, verify_merkle_proof
-from jinglian.crypto.seal import open_sealed, seal
+from jinglian.crypto.sealing import open_sealed, seal
 from jinglian.crypto.suite import SUITE_NAMES, Suite, get_suite
 
 __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/crypto/test_suite.py)

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from jinglian.apps.directory import index, service
-from jinglian.apps.directory.report import sla_report
-from jinglian.apps.directory.search import department, search_catalogs
+from jinglian.apps.directory.catalog_search import department, search_catalogs
+from jinglian.apps.directory.sla import sla_report
 from jinglian.client import AsyncClient, Client
 from jinglian.indexer import Database, Indexer, open_database
 from jinglian.testing.process import NodeProcess

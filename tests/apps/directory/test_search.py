@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from jinglian.apps.directory import index
-from jinglian.apps.directory.report import percentile, sla_report, summarise
-from jinglian.apps.directory.search import (
+from jinglian.apps.directory.catalog_search import (
     catalog_with_items,
     department,
     department_requests,
     search_catalogs,
 )
+from jinglian.apps.directory.sla import percentile, sla_report, summarise
 from jinglian.execution._model import Sender
 from jinglian.execution.testing import ContractHarness, harness_config, sha256
 from jinglian.indexer import BlockInfo, Database, EventInfo, TxInfo, open_database

@@ -547,7 +547,7 @@ def report(
     since_ms: int | None = None,
     until_ms: int | None = None,
 ) -> dict[str, Any]:
-    """SLA figures from chain timestamps (``apps.directory.report``), from the node's index."""
+    """SLA figures from chain timestamps (``apps.directory.sla``), from the node's index."""
     return _get(client, "/report", {"org": org, "since_ms": since_ms, "until_ms": until_ms})
 
 

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select
 
+from jinglian.apps.directory.catalog_search import check_org, reading
 from jinglian.apps.directory.index import deliveries, requests
-from jinglian.apps.directory.search import check_org, reading
 from jinglian.indexer import Database
 from jinglian.types.errors import InvalidInput
 
