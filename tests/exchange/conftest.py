@@ -65,7 +65,7 @@ class ServiceProcess:
         self.log = config.parent / "exchange.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, fault: str | None = None) -> None:
+    def start(self, fault: str | None = None, *, json_output: bool = False) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("JINGLIAN_EXCHANGE_FAULT", None)
         if fault:
@@ -80,6 +80,7 @@ class ServiceProcess:
                     "run",
                     "--config",
                     str(self.config),
+                    *(["--json"] if json_output else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -113,9 +114,9 @@ class ServiceProcess:
             self.proc.kill()
             return self.proc.wait(SERVICE_STOP_TIMEOUT_S)
 
-    def restart(self, fault: str | None = None) -> None:
+    def restart(self, fault: str | None = None, *, json_output: bool = False) -> None:
         self.stop()
-        self.start(fault)
+        self.start(fault, json_output=json_output)
 
 
 @dataclass

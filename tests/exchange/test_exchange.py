@@ -356,6 +356,31 @@ def test_status_command_and_published_url(world: World) -> None:
     assert OPEN in status["sources"]
 
 
+def test_run_json_prints_serving_deliveries_and_refusals_as_json_lines(world: World) -> None:
+    world.service.log.write_bytes(b"")
+    world.service.restart(json_output=True)
+    try:
+        grant = world.request(OPEN, ["parcel"])["grant"]
+        with world.client("org2/client") as client:
+            request = new_request(client, grant)
+            result = fetch(client, grant, request=request)
+            with pytest.raises(ReplayedRequest):
+                fetch(client, grant, request=request)
+    finally:
+        world.service.restart()
+    lines = world.service.log.read_text().splitlines()
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    serving, delivered, refused = events[0], events[1], events[-1]
+    url = load_config(world.service.config).url
+    assert (serving["event"], serving["org"], serving["url"]) == ("serving", "org1", url)
+    assert delivered["event"] == "delivered"
+    assert (delivered["delivery"], delivered["size"]) == (result.delivery, result.size)
+    assert delivered["request_hash"] == result.request_hash
+    assert delivered["peer"].startswith("127.0.0.1:")
+    assert (refused["event"], refused["code"]) == ("refused", "replayed_request")
+    assert all(isinstance(event["time_ms"], int) for event in events[1:])
+
+
 def test_init_certificates_per_suite_and_refusals(tmp_path: Path) -> None:
     from jinglian.exchange import init_exchange
     from jinglian.exchange.setup import pin_of

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from jinglian.cli._base import emit, json_option
 from jinglian.client import Client, find_network_dir
 from jinglian.exchange import ExchangeService, init_exchange, load_config
 from jinglian.exchange.config import CONFIG_FILE, FILE_FORMATS
+from jinglian.exchange.service import LOG_EVENT_ATTRIBUTE
 from jinglian.types.errors import ConfigError, InvalidInput
 
 __all__ = ["exchange"]
@@ -150,25 +153,59 @@ def exchange_init(
 
 @exchange.command("run")
 @config_option
-def exchange_run(config_path: Path) -> None:
+@json_option
+def exchange_run(config_path: Path, as_json: bool) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM (in-flight fetches finish first).
 
     Each delivery and each refusal is logged to stderr (delivery id, request
-    hash, peer address; the error code and reason).
+    hash, peer address; the error code and reason). With --json they go to
+    stdout instead, one JSON object a line: first {"event": "serving", ...},
+    then {"event": "delivered", "delivery", "request_hash", "response_hash",
+    "size", "peer"} or {"event": "refused", "peer", "code", "message"}.
 
     \b
     Example:
       jinglian exchange run --config exch1/exchange.toml
+      jinglian exchange run --config exch1/exchange.toml --json >> deliveries.jsonl
     """
     config = load_config(config_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not every chain read
     service = ExchangeService(config)
-    click.echo(
-        f"exchange of {config.org} serving {config.url} (listening {config.host}:{config.port})",
-        err=True,
-    )
+    listening = f"{config.host}:{config.port}"
+    if as_json:
+        events = logging.getLogger("jinglian.exchange")
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_JsonLines())
+        events.addHandler(handler)
+        events.propagate = False  # one line per event, on stdout only
+        serving = {"event": "serving", "org": config.org, "url": config.url}
+        click.echo(_json_line({**serving, "listening": listening}))
+    else:
+        click.echo(
+            f"exchange of {config.org} serving {config.url} (listening {listening})", err=True
+        )
     service.run()
+
+
+class _JsonLines(logging.Formatter):
+    """A log record as one JSON line: its fetch outcome (``LOG_EVENT_ATTRIBUTE``) if it has
+    one, else its level and message; with the time in Unix milliseconds."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, LOG_EVENT_ATTRIBUTE, None)
+        if not isinstance(event, dict):
+            event = {
+                "event": "log",
+                "level": record.levelname.lower(),
+                "message": record.getMessage(),
+            }
+        return _json_line({"time_ms": int(record.created * 1000), **event})
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    """``data`` as compact JSON with sorted keys, on one line."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 @exchange.command("status")

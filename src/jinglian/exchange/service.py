@@ -94,6 +94,7 @@ __all__ = [
     "CONFIG_CACHE_MS",
     "FAULT_ENV",
     "FETCH_ROLES",
+    "LOG_EVENT_ATTRIBUTE",
     "Delivered",
     "ExchangeService",
     "server_tls_context",
@@ -120,6 +121,11 @@ PRUNE_MARGIN_MS: Final = 60_000
 
 LOCK_WAIT_S: Final = 60
 """How long a resent request waits for the same request's delivery in progress."""
+
+LOG_EVENT_ATTRIBUTE: Final = "exchange_event"
+"""Attribute of every log record of a fetch that holds the outcome as a JSON-ready dict
+(``event``: ``delivered`` or ``refused``, and its fields), which ``jinglian exchange run
+--json`` prints as one line instead of the text message."""
 
 _LOG = logging.getLogger("jinglian.exchange")
 _FAULTS: Final = ("after_store", "after_deliver")
@@ -380,11 +386,11 @@ class ExchangeService:
                 body = await _read_body(request, REQUEST_BYTES_MAX)
                 done = await run_in_threadpool(self.handle_fetch, self._peers.get(peer), body)
             except JinglianError as exc:
-                _LOG.warning("refused fetch from %s: %s: %s", peer, exc.code, exc.message)
+                _log_refused(peer, exc)
                 return JSONResponse(exc.to_dict(), status_code=exc.http_status)
             except httpx.TransportError as exc:
                 error = Busy(f"the chain node cannot be reached: {exc}")
-                _LOG.warning("refused fetch from %s: %s", peer, error.message)
+                _log_refused(peer, error)
                 return JSONResponse(error.to_dict(), status_code=error.http_status)
             _LOG.info(
                 "delivered %s bytes as delivery %s (request %s) to %s",
@@ -392,6 +398,16 @@ class ExchangeService:
                 done.delivery,
                 done.request_hash[:16],
                 peer,
+                extra={
+                    LOG_EVENT_ATTRIBUTE: {
+                        "event": "delivered",
+                        "delivery": done.delivery,
+                        "request_hash": done.request_hash,
+                        "response_hash": done.response_hash,
+                        "size": done.size,
+                        "peer": _peer_text(peer),
+                    }
+                },
             )
             headers = {
                 HEADER_DELIVERY: str(done.delivery),
@@ -444,6 +460,24 @@ class ExchangeService:
         self.client.close()
 
 
+def _log_refused(peer: Any, error: JinglianError) -> None:
+    """Log a refused fetch: its peer, error code and reason (see ``LOG_EVENT_ATTRIBUTE``)."""
+    _LOG.warning(
+        "refused fetch from %s: %s: %s",
+        peer,
+        error.code,
+        error.message,
+        extra={
+            LOG_EVENT_ATTRIBUTE: {
+                "event": "refused",
+                "peer": _peer_text(peer),
+                "code": error.code,
+                "message": error.message,
+            }
+        },
+    )
+
+
 class _Server(uvicorn.Server):
     """uvicorn, except that a stop signal ends ``serve`` without being raised again at exit."""
 
@@ -490,6 +524,11 @@ def _pem_bundle(cas: list[Certificate]) -> str:
 def _client_key(request: Request) -> Any:
     client = request.scope.get("client")
     return tuple(client) if client else None
+
+
+def _peer_text(peer: Any) -> str | None:
+    """A connection key of ``_client_key`` as ``host:port`` (None when the server had none)."""
+    return None if peer is None else f"{peer[0]}:{peer[1]}"
 
 
 async def _read_body(request: Request, bytes_max: int) -> bytes:
