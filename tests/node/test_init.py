@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jinglian.crypto import load_certificate, validate_certificate
+from jinglian.crypto import get_suite, load_certificate, validate_certificate
 from jinglian.node.config import load_node_config
-from jinglian.node.init import create_network
+from jinglian.node.init import USER_ROLES, create_network, create_org_identities
 from jinglian.types import parse_chain_config
 from jinglian.types.errors import ConfigError
 
@@ -223,3 +223,21 @@ def test_invalid_options_leave_nothing(
     with pytest.raises(ConfigError, match=reason):
         create_network(tmp_path / "net", **kwargs)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("crypto", ["default", "gm"])
+def test_create_org_identities_writes_a_ca_and_its_users(tmp_path: Path, crypto: str) -> None:
+    suite = get_suite(crypto)
+    org = create_org_identities(tmp_path, suite, "org7")
+    base = tmp_path / "orgs" / "org7"
+    assert org.id == "org7"
+    assert load_certificate((base / "ca" / "ca.pem").read_bytes()).pem == org.ca_cert.pem
+    for role in USER_ROLES:
+        cert = load_certificate((base / "users" / role / "cert.pem").read_bytes())
+        assert (cert.org_id, cert.role, cert.common_name) == ("org7", role, f"{role}.org7")
+        validate_certificate(cert, org.ca_cert, int(time.time() * 1000))
+    for key in (base / "ca" / "ca.key", *(base / "users" / r / "key.pem" for r in USER_ROLES)):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        create_org_identities(tmp_path, suite, "org7")
+    assert load_certificate((base / "ca" / "ca.pem").read_bytes()).pem == org.ca_cert.pem

@@ -34,8 +34,7 @@ from jinglian.cli._base import Target, emit, json_option, show_value, target_opt
 from jinglian.client import AsyncClient, Client, Identity, Network, load_network, local_approvers
 from jinglian.crypto import get_suite
 from jinglian.exchange import fetch
-from jinglian.node.init import USER_ROLES
-from jinglian.node.init import _create_org as create_org_identities
+from jinglian.node.init import USER_ROLES, create_org_identities
 from jinglian.types.errors import (
     ConfigError,
     InvalidInput,

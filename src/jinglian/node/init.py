@@ -67,8 +67,11 @@ __all__ = [
     "P2P_PORT_BASE",
     "TBFT_BLOCK_TXS_MAX",
     "TBFT_VALIDATORS_MIN",
+    "USER_ROLES",
     "CreatedNetwork",
+    "OrgKeys",
     "create_network",
+    "create_org_identities",
 ]
 
 DEFAULT_CHAIN_ID = "jinglian-dev"
@@ -87,6 +90,7 @@ TBFT_VALIDATORS_MIN = 4
 """Validators a ``tbft`` network gets at least: 3f+1 with f = 1."""
 MANIFEST_VERSION = 1
 USER_ROLES = ("admin", "client")
+"""The users every organisation gets, ``orgs/<org>/users/<role>/``: one identity per role."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +106,16 @@ class CreatedNetwork:
 
 
 @dataclass(frozen=True, slots=True)
-class _OrgKeys:
+class OrgKeys:
+    """An organisation ``create_org_identities`` made: its id and its CA (which issues its
+    nodes' and users' certificates)."""
+
     id: str
+    """The organisation's id, e.g. ``org3``."""
     ca_key: PrivateKey
+    """The CA's private key (also written to ``orgs/<id>/ca/ca.key``)."""
     ca_cert: Certificate
+    """The CA's self-signed certificate (``orgs/<id>/ca/ca.pem``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +207,9 @@ def _write_network(
     host: str,
 ) -> tuple[ChainConfig, dict[str, Any]]:
     root.mkdir(parents=True)
-    orgs = {f"org{i}": _create_org(root, suite, f"org{i}") for i in range(1, org_count + 1)}
+    orgs = {
+        f"org{i}": create_org_identities(root, suite, f"org{i}") for i in range(1, org_count + 1)
+    }
     bundle = "".join(org.ca_cert.pem for org in orgs.values())
     validators = []
     for plan in plans:
@@ -227,13 +239,24 @@ def _write_network(
     return config, manifest
 
 
-def _create_org(root: Path, suite: Suite, org_id: str) -> _OrgKeys:
-    """The organisation's CA and its admin and client users."""
+def create_org_identities(root: Path, suite: Suite, org_id: str) -> OrgKeys:
+    """Create organisation ``org_id``'s CA and its users (one per ``USER_ROLES`` role) under
+    ``root/orgs/<org_id>/``, in the layout of ``create_network``: ``ca/ca.key``, ``ca/ca.pem``,
+    ``users/<role>/key.pem``, ``users/<role>/cert.pem`` (keys 0600; certificates issued by the
+    CA, role ``admin`` or ``client``, common name ``<role>.<org_id>``). ``suite`` is the
+    chain's crypto suite.
+
+    ``create_network`` makes every organisation with it; adding a member to a running network
+    (``org.add``, e.g. ``jinglian directory demo``) makes the new one's keys with it too, and
+    writes them into ``network.json`` itself. Never overwrites a key (``FileExistsError``);
+    both callers build into a fresh directory and rename it into place, so a failure leaves
+    nothing half-made. Returns the CA, which issues the organisation's node certificates.
+    """
     ca_dir = root / "orgs" / org_id / "ca"
     ca_key = suite.generate_key()
     ca_cert = issue_ca_certificate(suite, ca_key, org_id)
     _write_pair(ca_dir, "ca.key", ca_key, "ca.pem", ca_cert)
-    org = _OrgKeys(id=org_id, ca_key=ca_key, ca_cert=ca_cert)
+    org = OrgKeys(id=org_id, ca_key=ca_key, ca_cert=ca_cert)
     for role in USER_ROLES:
         key = suite.generate_key()
         cert = _issue(suite, org, key, role, f"{role}.{org_id}")
@@ -242,7 +265,7 @@ def _create_org(root: Path, suite: Suite, org_id: str) -> _OrgKeys:
 
 
 def _issue(
-    suite: Suite, org: _OrgKeys, key: PrivateKey, role: str, name: str, **tls: Any
+    suite: Suite, org: OrgKeys, key: PrivateKey, role: str, name: str, **tls: Any
 ) -> Certificate:
     return issue_certificate(
         suite, org.ca_key, org.ca_cert, key.public_key(), org.id, role, name, **tls
@@ -252,7 +275,7 @@ def _issue(
 def _create_node(
     root: Path,
     suite: Suite,
-    org: _OrgKeys,
+    org: OrgKeys,
     plan: _NodePlan,
     plans: list[_NodePlan],
     ca_bundle: str,
