@@ -217,6 +217,67 @@ def test_head_changes_on_every_change_and_is_reproducible_from_the_log(
     assert ask(chain, "head", {"org": "org2"})["seq"] == 0
 
 
+GOLDEN_HEAD = "32b3f6212018c6f0fc69de523a4167cd72b2d3a427b718e857ea015fedd60734"
+"""org1's head after ``_history`` on the harness (fixed heights, times and tx ids), as the
+contract computed it before its canon and put_items were rewritten for speed: any change to
+what is hashed changes it."""
+
+
+def _history(chain: ContractHarness) -> None:
+    """Every kind of directory change of org1, with non-ASCII text, updates and retirements."""
+    call(
+        chain, "put_duty", {"duty_id": "planning", "name": "城乡规划", "legal_basis": "城乡规划法"}
+    )
+    call(chain, "put_catalog", catalog_args(related=[]))
+    items = make_items(7)
+    items[1]["name"] = "地块编号 parcel"
+    items[2]["standard"] = ""
+    del items[3]["standard"]
+    call(chain, "put_items", {"catalog": PLAN, "items": items})
+    items[0]["name"] = "field 0, renamed"
+    call(chain, "put_items", {"catalog": PLAN, "items": items[:2] + make_items(2, "g")})
+    call(chain, "retire_items", {"catalog": PLAN, "codes": ["f004", "g001"]})
+    call(chain, "put_division", {"division_id": "east", "name": "东区 office"})
+    call(chain, "set_exchange", {"url": "https://exchange.org1.example:8650"})
+    call(chain, "retire_division", {"division_id": "east"})
+    call(chain, "put_catalog", catalog_args(name="Land use, 2nd version", duties=["planning"]))
+    call(chain, "retire_catalog", {"code": PLAN})
+    call(chain, "set_exchange", {"url": ""})
+    call(chain, "retire_duty", {"duty_id": "planning"})
+
+
+def test_what_is_hashed_is_unchanged(chain: ContractHarness) -> None:
+    _history(chain)
+    entries = ask(chain, "log", {"org": "org1"})
+    assert len(entries) == 12
+    assert verify_log("org1", entries, sha256) == GOLDEN_HEAD
+    written = [
+        ask(chain, "item", {"org": "org1", "catalog": PLAN, "code": c}) for c in ("f004", "g001")
+    ]
+    assert sha256(canon(written).encode()).hex() == entries[4]["hash"]
+
+
+def test_canon_is_the_documented_text() -> None:
+    value = [None, True, False, -5, 0, "", "地块", {"b": 1, "a": [], "": {"x": "y"}}]
+    assert canon(value) == "lntfi-5;i0;s0:s6:地块ds0:ds1:xs1:yes1:ales1:bi1;ee"
+
+
+def test_put_items_hashes_the_canon_of_its_entries(published: ContractHarness) -> None:
+    """put_items writes each entry's canon out field by field; it must equal the generic one."""
+    items = make_items(3, "k")
+    items[0]["name"] = "宗地 parcel ŝ"
+    del items[1]["standard"]
+    items[2]["standard"] = ""
+    for batch in (items, [items[2], items[0]]):
+        done = call(published, "put_items", {"catalog": PLAN, "items": batch})
+        codes = [item["code"] for item in batch]
+        written = [
+            ask(published, "item", {"org": "org1", "catalog": PLAN, "code": c}) for c in codes
+        ]
+        assert sha256(canon(written).encode()).hex() == done["hash"]
+    assert [entry["version"] for entry in written] == [2, 2]
+
+
 def test_org2_cannot_change_org1s_entries(published: ContractHarness) -> None:
     chain = published
     before = ask(chain, "catalog", {"org": "org1", "code": PLAN})
@@ -307,6 +368,13 @@ def item_with(**fields: Any) -> dict[str, Any]:
         ([item_with(sensitivity="top")], "items\\[0\\].sensitivity must be one of"),
         ([item_with(standard="s" * 129)], "items\\[0\\].standard is 129 characters"),
         ([item_with(colour="red")], "items\\[0\\].colour is not a known field"),
+        (
+            [{k: v for k, v in item_with(colour="red").items() if k != "sensitivity"}],
+            "items\\[0\\].colour is not a known field",
+        ),
+        ([item_with(standard=None)], "items\\[0\\].standard must be a str"),
+        ([item_with(code="地块")], "items\\[0\\].code may hold only"),
+        ([item_with(name=" ")], "items\\[0\\].name must not be empty"),
         ([item_with(), item_with()], "items\\[1\\].code repeats 'g000'"),
     ],
 )
