@@ -271,13 +271,11 @@ def canon(value):
     of an entry) are written in place rather than by a call each, which is
     most of what a ``put_items`` costs.
     """
-    parts = []
-    canon_into(parts, value)
-    return "".join(parts)
+    return "".join(canon_into([], value))
 
 
 def canon_into(parts, value):
-    """Append the parts of ``canon(value)`` to ``parts``."""
+    """Append the parts of ``canon(value)`` to ``parts``; return ``parts``."""
     add = parts.append
     if isinstance(value, str):
         add(f"s{len(value.encode('utf-8'))}:{value}")
@@ -310,6 +308,7 @@ def canon_into(parts, value):
             else:
                 canon_into(parts, item)
         add("e")
+    return parts
 
 
 def empty_head(org):
