@@ -384,6 +384,34 @@ def count_key_add(ctx, key, delta):
         ctx.state.delete(key)
 
 
+def save_entry(ctx, kind, action, key, entry):
+    """Store a new version of a directory entry and log the change: what the put and retire
+    methods return (``record_change``'s answer with the entry's ``version``)."""
+    ctx.state.set(key, entry)
+    done = record_change(ctx, kind, action, key, entry)
+    done["version"] = entry["version"]
+    return done
+
+
+def put_entry(ctx, kind, key, fields):
+    """Publish ``fields`` as the next version of the entry at ``key`` (active; a retired entry
+    is revived)."""
+    return save_entry(ctx, kind, "put", key, stamp(ctx, fields, ctx.state.get(key)))
+
+
+def active_entry(ctx, key, refusal):
+    """The entry at ``key`` if it is active; else the call fails with ``refusal``."""
+    found = ctx.state.get(key)
+    if found is None or found["status"] != "active":
+        ctx.fail(refusal)
+    return found
+
+
+def retire_entry(ctx, kind, key, old):
+    """Retire the active entry ``old`` stored at ``key`` (a new version)."""
+    return save_entry(ctx, kind, "retire", key, restamp(ctx, old, "retired"))
+
+
 # -- directory: duties ------------------------------------------------------------------------
 
 
@@ -395,13 +423,8 @@ def put_duty(ctx, duty_id, name, legal_basis):
     check_text(ctx, "name", name, NAME_CHARS_MAX, True)
     check_text(ctx, "legal_basis", legal_basis, LEGAL_BASIS_CHARS_MAX, True)
     org = ctx.sender.org
-    key = f"duty:{org}:{duty_id}"
-    old = ctx.state.get(key)
-    entry = stamp(ctx, {"org": org, "id": duty_id, "name": name, "legal_basis": legal_basis}, old)
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "duty", "put", key, entry)
-    done["version"] = entry["version"]
-    return done
+    fields = {"org": org, "id": duty_id, "name": name, "legal_basis": legal_basis}
+    return put_entry(ctx, "duty", f"duty:{org}:{duty_id}", fields)
 
 
 @invoke
@@ -411,17 +434,11 @@ def retire_duty(ctx, duty_id):
     check_id(ctx, "duty_id", duty_id)
     org = ctx.sender.org
     key = f"duty:{org}:{duty_id}"
-    old = ctx.state.get(key)
-    if old is None or old["status"] != "active":
-        ctx.fail(f"{org} has no active duty {duty_id!r}")
+    old = active_entry(ctx, key, f"{org} has no active duty {duty_id!r}")
     used = ctx.state.get(f"dutyuse:{org}:{duty_id}") or 0
     if used:
         ctx.fail(f"duty {duty_id!r} still has {used} active catalogs: retire or re-hang them first")
-    entry = restamp(ctx, old, "retired")
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "duty", "retire", key, entry)
-    done["version"] = entry["version"]
-    return done
+    return retire_entry(ctx, "duty", key, old)
 
 
 # -- directory: catalogs ----------------------------------------------------------------------
@@ -502,15 +519,11 @@ def put_catalog(
         "release_date": release_date,
         "related": related,
     }
-    entry = stamp(ctx, fields, old)
-    ctx.state.set(key, entry)
     if old is None:
         number = ctx.state.get(f"ncat:{org}") or 0
         ctx.state.set(f"catn:{org}:{padded(number)}", code)
         ctx.state.set(f"ncat:{org}", number + 1)
-    done = record_change(ctx, "catalog", "put", key, entry)
-    done["version"] = entry["version"]
-    return done
+    return save_entry(ctx, "catalog", "put", key, stamp(ctx, fields, old))
 
 
 @invoke
@@ -520,25 +533,16 @@ def retire_catalog(ctx, code):
     check_code(ctx, "code", code)
     org = ctx.sender.org
     key = f"cat:{org}:{code}"
-    old = ctx.state.get(key)
-    if old is None or old["status"] != "active":
-        ctx.fail(f"{org} has no active catalog {code!r}")
+    old = active_entry(ctx, key, f"{org} has no active catalog {code!r}")
     for duty in old["duties"]:
         count_key_add(ctx, f"dutyuse:{org}:{duty}", -1)
-    entry = restamp(ctx, old, "retired")
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "catalog", "retire", key, entry)
-    done["version"] = entry["version"]
-    return done
+    return retire_entry(ctx, "catalog", key, old)
 
 
 def own_active_catalog(ctx, catalog):
     check_code(ctx, "catalog", catalog)
     org = ctx.sender.org
-    found = ctx.state.get(f"cat:{org}:{catalog}")
-    if found is None or found["status"] != "active":
-        ctx.fail(f"{org} has no active catalog {catalog!r}")
-    return found
+    return active_entry(ctx, f"cat:{org}:{catalog}", f"{org} has no active catalog {catalog!r}")
 
 
 # -- directory: data items --------------------------------------------------------------------
@@ -710,10 +714,8 @@ def retire_items(ctx, catalog, codes):
     written = []
     for index, code in enumerate(codes):
         key = f"item:{org}:{catalog}:{code}"
-        old = ctx.state.get(key)
-        if old is None or old["status"] != "active":
-            ctx.fail(f"codes[{index}]: catalog {catalog} has no active item {code!r}")
-        entry = restamp(ctx, old, "retired")
+        refusal = f"codes[{index}]: catalog {catalog} has no active item {code!r}"
+        entry = restamp(ctx, active_entry(ctx, key, refusal), "retired")
         ctx.state.set(key, entry)
         written.append(entry)
     announce_items(ctx, catalog, "retire", [item_event(entry) for entry in written])
@@ -732,13 +734,8 @@ def put_division(ctx, division_id, name):
     check_id(ctx, "division_id", division_id)
     check_text(ctx, "name", name, NAME_CHARS_MAX, True)
     org = ctx.sender.org
-    key = f"div:{org}:{division_id}"
-    old = ctx.state.get(key)
-    entry = stamp(ctx, {"org": org, "id": division_id, "name": name}, old)
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "division", "put", key, entry)
-    done["version"] = entry["version"]
-    return done
+    fields = {"org": org, "id": division_id, "name": name}
+    return put_entry(ctx, "division", f"div:{org}:{division_id}", fields)
 
 
 @invoke
@@ -748,14 +745,8 @@ def retire_division(ctx, division_id):
     check_id(ctx, "division_id", division_id)
     org = ctx.sender.org
     key = f"div:{org}:{division_id}"
-    old = ctx.state.get(key)
-    if old is None or old["status"] != "active":
-        ctx.fail(f"{org} has no active division {division_id!r}")
-    entry = restamp(ctx, old, "retired")
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "division", "retire", key, entry)
-    done["version"] = entry["version"]
-    return done
+    old = active_entry(ctx, key, f"{org} has no active division {division_id!r}")
+    return retire_entry(ctx, "division", key, old)
 
 
 # -- exchange endpoint ------------------------------------------------------------------------
@@ -782,10 +773,7 @@ def set_exchange(ctx, url):
     entry = stamp(ctx, {"org": org, "url": url}, old)
     if not url:
         entry["status"] = "retired"
-    ctx.state.set(key, entry)
-    done = record_change(ctx, "exchange", "put" if url else "retire", key, entry)
-    done["version"] = entry["version"]
-    return done
+    return save_entry(ctx, "exchange", "put" if url else "retire", key, entry)
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -900,14 +888,11 @@ def check_requested_items(ctx, provider, catalog, items):
 def check_requester(ctx, duty, division):
     org = ctx.sender.org
     check_id(ctx, "duty", duty)
-    found = ctx.state.get(f"duty:{org}:{duty}")
-    if found is None or found["status"] != "active":
-        ctx.fail(f"duty: {org} has no active duty {duty!r}")
+    active_entry(ctx, f"duty:{org}:{duty}", f"duty: {org} has no active duty {duty!r}")
     if division is not None:
         check_id(ctx, "division", division)
-        found = ctx.state.get(f"div:{org}:{division}")
-        if found is None or found["status"] != "active":
-            ctx.fail(f"division: {org} has no active division {division!r}")
+        refusal = f"division: {org} has no active division {division!r}"
+        active_entry(ctx, f"div:{org}:{division}", refusal)
 
 
 def make_grant(ctx, request):
@@ -951,9 +936,8 @@ def request(ctx, provider, catalog, items, duty, purpose, period_days, division=
     if provider == org:
         ctx.fail(f"provider is the sender's own department {org}: nothing to request")
     check_code(ctx, "catalog", catalog)
-    found = ctx.state.get(f"cat:{provider}:{catalog}")
-    if found is None or found["status"] != "active":
-        ctx.fail(f"catalog: {provider} has no active catalog {catalog!r}")
+    refusal = f"catalog: {provider} has no active catalog {catalog!r}"
+    found = active_entry(ctx, f"cat:{provider}:{catalog}", refusal)
     if found["share_type"] == "not_shared":
         ctx.fail(f"catalog {provider}:{catalog} is not shared: {found['share_condition']}")
     check_requested_items(ctx, provider, catalog, items)
