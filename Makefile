@@ -74,7 +74,7 @@ simulate: setup
 	$(BIN)/python -m jinglian.testing.sim --seeds $(SEEDS) --start $(START)
 
 run: setup
-	$(BIN)/jinglian devnet up --nodes 4 --dir $(NET_DIR)
+	$(BIN)/jinglian devnet up --nodes 4 --dir $(NET_DIR) --demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

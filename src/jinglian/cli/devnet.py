@@ -7,10 +7,14 @@ watch, stop), ``NodeView`` (one probe of one node), ``Started`` and
 ``Stopped`` (what a start or a stop did) and ``TxRates`` (tx/s per node).
 ``create_network`` and ``open_network`` make or reuse the network itself.
 
-The process ids of the running nodes are recorded in ``DIR/devnet.json``.
-Only processes recorded there and still running ``node start`` on this
-devnet's node directory are ever signalled: SIGTERM first, SIGKILL after
-``STOP_TIMEOUT_S``. A lock file (``DIR/.devnet.lock``) serialises whoever
+The process ids of the running nodes are recorded in ``DIR/devnet.json``,
+with those of the devnet's *companions*: other long-running ``jinglian``
+processes that serve the nodes (the SQL indexer, exchange services, a
+directory watch), described by ``CompanionSpec`` and logged to
+``DIR/companions/<name>.log``. Only processes recorded there and still
+running ``node start`` on this devnet's node directory (a companion: its
+recorded command line, exactly) are ever signalled: SIGTERM first, SIGKILL
+after ``STOP_TIMEOUT_S``; companions stop before the nodes they use. A lock file (``DIR/.devnet.lock``) serialises whoever
 reads the state and starts or stops nodes; a second holder waits.
 
 Nothing here prints. Results are values, refusals are ``ConfigError`` or
@@ -27,6 +31,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,6 +50,7 @@ from jinglian.client.network import NETWORK_FILE
 from jinglian.types.errors import ConfigError, Timeout
 
 __all__ = [
+    "COMPANIONS_DIR",
     "LOCK_FILE",
     "LOG_LINE_CHARS_MAX",
     "LOG_TAIL_BYTES",
@@ -58,6 +64,8 @@ __all__ = [
     "STATE_FILE",
     "STOP_TIMEOUT_S",
     "TXS_COMMITTED_METRIC",
+    "CompanionSpec",
+    "CompanionView",
     "Devnet",
     "NodeProcesses",
     "NodeView",
@@ -77,6 +85,8 @@ LOCK_FILE = ".devnet.lock"
 """Lock file in the network directory, held while the state is read and nodes start or stop."""
 NODE_LOG_FILE = "node.log"
 """Each node's output, appended to in its node directory."""
+COMPANIONS_DIR = "companions"
+"""Directory of the companions' logs (``<name>.log``), in the network directory."""
 READY_TIMEOUT_S = 60.0
 """How long ``wait_ready`` waits for the APIs of the nodes just started."""
 PEERS_TIMEOUT_S = 30.0
@@ -103,6 +113,12 @@ PEERS_POLL_S = 0.5
 """Pause between two rounds of peer-count probes."""
 REAP_POLL_S = 0.1
 """Pause between two checks for exited nodes after SIGTERM."""
+COMPANION_READY_TIMEOUT_S = 60.0
+"""How long ``wait_companions_ready`` waits for the companions just started to listen."""
+INDEX_CATCH_UP_TIMEOUT_S = 900.0
+"""How long ``wait_indexed`` waits for an indexer to reach the chain's head."""
+INDEX_PROGRESS_S = 5.0
+"""Pause between two progress reports of ``wait_indexed``."""
 
 NodeProcesses: TypeAlias = dict[str, subprocess.Popen[bytes]]
 """Child node processes started by this process, by node name."""
@@ -156,6 +172,8 @@ class Stopped:
     """Nodes that were running and were signalled."""
     killed: tuple[str, ...]
     """Those among them that did not exit within ``STOP_TIMEOUT_S`` and got SIGKILL, sorted."""
+    companions: tuple[str, ...] = ()
+    """Companions that were running and were signalled (before the nodes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +184,52 @@ class Refresh:
     """Every node, in manifest order."""
     rates: dict[str, float | None]
     """Committed transactions per second by node name; ``None`` until known."""
+    companions: list[CompanionView] = dataclasses.field(default_factory=list)
+    """Every recorded companion, in the order they were started."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionSpec:
+    """A long-running ``jinglian`` process that serves the devnet beside its nodes."""
+
+    name: str
+    """Unique among the devnet's companions and apart from node names, e.g. ``indexer``."""
+    args: tuple[str, ...]
+    """Its ``jinglian`` command line (after ``python -m jinglian.cli``)."""
+    note: str = ""
+    """What it is, shown in the status, e.g. its URL."""
+    port: int | None = None
+    """A port it listens on (127.0.0.1): checked free before it starts; it is ``up`` once
+    the port accepts connections."""
+    index_db: Path | None = None
+    """An SQLite index it writes: the status shows the height indexed."""
+
+    @property
+    def argv(self) -> list[str]:
+        """The process's whole command line, as recorded and as found in ``/proc``."""
+        return [sys.executable, "-m", "jinglian.cli", *self.args]
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionView:
+    """One companion of the devnet as one probe saw it."""
+
+    name: str
+    """Its name."""
+    pid: int | None
+    """Process id while it runs, else ``None``."""
+    state: str
+    """``up``, ``starting`` (runs, its port does not answer yet) or ``down``."""
+    note: str
+    """What it is (``CompanionSpec.note``)."""
+    log: str
+    """Path of its log file."""
+    port: int | None = None
+    """The port it listens on, if any."""
+    indexed_height: int | None = None
+    """For an indexer, the last height in its index."""
+    last_log: str | None = None
+    """Last line of its log, for a companion that is down."""
 
 
 def _ignore(*_: object) -> None:
@@ -320,21 +384,38 @@ class Devnet:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def load_pids(self) -> dict[str, int]:
-        """Process ids recorded in the state file; empty if it is missing or unreadable."""
+    def _load_state(self) -> dict[str, Any]:
+        """The state file's content; empty if it is missing or unreadable."""
         try:
             state = json.loads(self.state_path.read_text())
-            return {str(k): int(v) for k, v in state["pids"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def _save_state(self, pids: dict[str, int], companions: dict[str, dict[str, Any]]) -> None:
+        """Write the state file; nothing left to record removes it."""
+        if not pids and not companions:
+            self.state_path.unlink(missing_ok=True)
+            return
+        state: dict[str, Any] = {"pids": dict(sorted(pids.items()))}
+        if companions:
+            state["companions"] = companions
+        state["updated_ms"] = int(time.time() * 1000)
+        temp = self.state_path.with_name(f".{STATE_FILE}.tmp")
+        temp.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(temp, self.state_path)
+
+    def load_pids(self) -> dict[str, int]:
+        """Process ids of nodes recorded in the state file; empty if it is missing or unreadable."""
+        try:
+            return {str(k): int(v) for k, v in self._load_state()["pids"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {}
 
     def save_pids(self, pids: dict[str, int]) -> None:
-        """Record ``pids`` in the state file, sorted by name; none removes the file."""
-        if not pids:
-            self.state_path.unlink(missing_ok=True)
-            return
-        state = {"pids": dict(sorted(pids.items())), "updated_ms": int(time.time() * 1000)}
-        self.state_path.write_text(json.dumps(state, indent=2) + "\n")
+        """Record ``pids`` in the state file, sorted by name, keeping the companions' records;
+        nothing left to record removes the file."""
+        self._save_state(pids, self._load_companions())
 
     def get_running_pids(self) -> dict[str, int]:
         """Recorded node processes that still run ``node start`` on their node directory."""
@@ -344,6 +425,126 @@ class Devnet:
             for name, pid in self.load_pids().items()
             if name in dirs and _is_node_process(pid, dirs[name])
         }
+
+    # -- companions --
+
+    @property
+    def companions_dir(self) -> Path:
+        """Where the companions' logs go, ``DIR/companions``."""
+        return self.net_dir / COMPANIONS_DIR
+
+    def companion_log(self, name: str) -> Path:
+        """The log file of the companion ``name``."""
+        return self.companions_dir / f"{name}.log"
+
+    def _load_companions(self) -> dict[str, dict[str, Any]]:
+        """Companion records of the state file (pid, argv, note, port, index_db), by name."""
+        found = self._load_state().get("companions")
+        if not isinstance(found, dict):
+            return {}
+        return {
+            str(name): record
+            for name, record in found.items()
+            if isinstance(record, dict)
+            and isinstance(record.get("pid"), int)
+            and isinstance(record.get("argv"), list)
+        }
+
+    def get_running_companions(self) -> dict[str, int]:
+        """Recorded companions whose process still runs exactly the recorded command line."""
+        return {
+            name: record["pid"]
+            for name, record in self._load_companions().items()
+            if _runs_argv(record["pid"], record["argv"])
+        }
+
+    def start_down_companions(self, specs: list[CompanionSpec]) -> Started:
+        """Start each companion of ``specs`` that is not running (the same command line) and
+        record it; ``ConfigError`` before anything starts if a port of one to start is in use.
+
+        A recorded companion whose command line changed is started anew; one that runs
+        the same command line is left alone.
+        """
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names) or set(names) & {n.name for n in self.network.nodes}:
+            raise ConfigError(f"companion names must be unique and not node names: {names}")
+        with self.lock():
+            records = self._load_companions()
+            running = {
+                name: records[name]["pid"]
+                for name in self.get_running_companions()
+                if name in records
+            }
+            down = [
+                spec
+                for spec in specs
+                if spec.name not in running or records[spec.name]["argv"] != spec.argv
+            ]
+            for spec in down:
+                if spec.name in running:
+                    raise ConfigError(
+                        f"companion {spec.name} (pid {running[spec.name]}) runs another command "
+                        "line than the one asked for; stop the devnet (`devnet down`) first"
+                    )
+                if spec.port is not None and not _is_bindable("127.0.0.1", spec.port):
+                    raise ConfigError(
+                        f"cannot start {spec.name}: port {spec.port} on 127.0.0.1 is in use; "
+                        "stop what uses it and run `devnet up` again"
+                    )
+            self.companions_dir.mkdir(exist_ok=True)
+            procs = {spec.name: self._spawn_companion(spec) for spec in down}
+            for spec in down:
+                records[spec.name] = {
+                    "pid": procs[spec.name].pid,
+                    "argv": spec.argv,
+                    "note": spec.note,
+                    "port": spec.port,
+                    "index_db": None if spec.index_db is None else str(spec.index_db),
+                }
+            self._save_state(self.load_pids(), records)
+        return Started(running=tuple(running), procs=procs)
+
+    def _spawn_companion(self, spec: CompanionSpec) -> subprocess.Popen[bytes]:
+        with self.companion_log(spec.name).open("ab") as log:
+            log.write(f"--- jinglian devnet: starting {spec.name} at {time.ctime()} ---\n".encode())
+            log.flush()
+            return subprocess.Popen(
+                spec.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
+
+    def get_companion_statuses(self) -> list[CompanionView]:
+        """Every recorded companion: running or not, its port answering, its index height."""
+        running = self.get_running_companions()
+        views = []
+        for name, record in self._load_companions().items():
+            port = record.get("port") if isinstance(record.get("port"), int) else None
+            pid = running.get(name)
+            log = self.companion_log(name)
+            view = CompanionView(
+                name=name,
+                pid=pid,
+                state="down",
+                note=str(record.get("note", "")),
+                log=str(log),
+                port=port,
+            )
+            if pid is None:
+                views.append(dataclasses.replace(view, last_log=_last_line(log)))
+                continue
+            index_db = record.get("index_db")
+            views.append(
+                dataclasses.replace(
+                    view,
+                    state="up" if port is None or _is_listening(port) else "starting",
+                    indexed_height=_indexed_height(Path(index_db)) if index_db else None,
+                )
+            )
+        return views
 
     def start_down_nodes(self) -> Started:
         """Start every node that is not running and record all pids.
@@ -441,14 +642,81 @@ class Devnet:
                 views = self.get_node_statuses(http)
                 now = time.monotonic()
                 yield Refresh(
-                    views, {v.name: rates.observe(v.name, now, v.txs_committed) for v in views}
+                    views,
+                    {v.name: rates.observe(v.name, now, v.txs_committed) for v in views},
+                    self.get_companion_statuses(),
                 )
                 time.sleep(REFRESH_S)
+
+    def wait_companions_ready(self, procs: NodeProcesses) -> None:
+        """Until the companions just started (``procs``) listen on their ports.
+
+        ``ConfigError`` (with the end of its log) if one exits, ``Timeout`` after
+        ``COMPANION_READY_TIMEOUT_S``.
+        """
+        deadline = time.monotonic() + COMPANION_READY_TIMEOUT_S
+        while True:
+            self._check_alive(procs)
+            views = [v for v in self.get_companion_statuses() if v.name in procs]
+            starting = [v.name for v in views if v.state != "up"]
+            if not starting:
+                return
+            if time.monotonic() > deadline:
+                raise Timeout(
+                    f"{', '.join(starting)} did not listen within "
+                    f"{COMPANION_READY_TIMEOUT_S:g} s; see {self.companions_dir}"
+                )
+            time.sleep(HEALTH_POLL_S)
+
+    def wait_indexed(
+        self,
+        name: str,
+        height: int,
+        procs: NodeProcesses,
+        *,
+        on_progress: Callable[[int | None], None] = _ignore,
+    ) -> None:
+        """Until the index of the companion ``name`` reaches ``height``.
+
+        ``on_progress`` gets the indexed height about every ``INDEX_PROGRESS_S``.
+        ``ConfigError`` if a companion in ``procs`` exits, ``Timeout`` after
+        ``INDEX_CATCH_UP_TIMEOUT_S``.
+        """
+        deadline = time.monotonic() + INDEX_CATCH_UP_TIMEOUT_S
+        reported = time.monotonic()
+        while True:
+            self._check_alive(procs)
+            view = next((v for v in self.get_companion_statuses() if v.name == name), None)
+            indexed = None if view is None else view.indexed_height
+            if indexed is not None and indexed >= height:
+                on_progress(indexed)
+                return
+            now = time.monotonic()
+            if now > deadline:
+                raise Timeout(
+                    f"{name} indexed {indexed} of {height} blocks within "
+                    f"{INDEX_CATCH_UP_TIMEOUT_S:g} s; see {self.companion_log(name)}"
+                )
+            if now - reported >= INDEX_PROGRESS_S:
+                on_progress(indexed)
+                reported = now
+            time.sleep(PEERS_POLL_S)
+
+    def _check_alive(self, procs: NodeProcesses) -> None:
+        """``ConfigError`` naming the first companion of ``procs`` that exited."""
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                log = self.companion_log(name)
+                raise ConfigError(
+                    f"{name} exited with code {proc.returncode} while starting; "
+                    f"{log} ends: {_last_line(log)}"
+                )
 
     def stop_all(
         self, procs: NodeProcesses, *, on_interrupted: Callable[[], None] = _ignore
     ) -> Stopped:
-        """Stop every running node of the devnet and update the state file, under the lock.
+        """Stop every running companion, then every running node of the devnet, and update
+        the state file, under the lock.
 
         ``procs`` are this process's children, waited for once they exit.
         ``on_interrupted`` is called if a Ctrl-C cuts the wait short and
@@ -456,32 +724,60 @@ class Devnet:
         """
         with self.lock():
             pids = self.get_running_pids()
-            return self._stop(pids, procs, on_interrupted)
+            return self._stop(pids, self.get_running_companions(), procs, on_interrupted)
 
     def stop_started(
         self, procs: NodeProcesses, *, on_interrupted: Callable[[], None] = _ignore
     ) -> Stopped:
-        """Stop only the nodes in ``procs`` (those this process started); as ``stop_all``."""
+        """Stop only the nodes and companions in ``procs`` (those this process started);
+        as ``stop_all``."""
         with self.lock():
             pids = {n: p for n, p in self.get_running_pids().items() if n in procs}
-            return self._stop(pids, procs, on_interrupted)
+            companions = {n: p for n, p in self.get_running_companions().items() if n in procs}
+            return self._stop(pids, companions, procs, on_interrupted)
 
     def _stop(
-        self, pids: dict[str, int], procs: NodeProcesses, on_interrupted: Callable[[], None]
+        self,
+        pids: dict[str, int],
+        companions: dict[str, int],
+        procs: NodeProcesses,
+        on_interrupted: Callable[[], None],
     ) -> Stopped:
-        killed = _terminate(self.network, pids, procs, on_interrupted)
-        self.save_pids(self.get_running_pids())
-        return Stopped(names=tuple(pids), killed=tuple(killed))
+        killed = self._terminate_all(pids, companions, procs, on_interrupted)
+        records = self._load_companions()
+        running = self.get_running_companions()
+        self._save_state(
+            self.get_running_pids(), {n: r for n, r in records.items() if n in running}
+        )
+        return Stopped(names=tuple(pids), killed=tuple(killed), companions=tuple(companions))
+
+    def _terminate_all(
+        self,
+        pids: dict[str, int],
+        companions: dict[str, int],
+        procs: NodeProcesses,
+        on_interrupted: Callable[[], None],
+    ) -> list[str]:
+        """Stop the companions, then the nodes; the names that needed SIGKILL, sorted."""
+        argvs = {n: r["argv"] for n, r in self._load_companions().items()}
+        killed = _terminate(
+            companions, procs, lambda n, p: _runs_argv(p, argvs.get(n, [])), on_interrupted
+        )
+        dirs = {n.name: n.dir for n in self.network.nodes}
+        killed += _terminate(pids, procs, lambda n, p: _is_node_process(p, dirs[n]), on_interrupted)
+        return sorted(killed)
 
     def down(self, *, on_interrupted: Callable[[], None] = _ignore) -> Stopped:
-        """Stop every running node of the devnet (not under the lock) and remove the state file.
+        """Stop every running companion and node of the devnet (not under the lock) and
+        remove the state file.
 
         ``on_interrupted`` as for ``stop_all``.
         """
         pids = self.get_running_pids()
-        killed = _terminate(self.network, pids, {}, on_interrupted)
+        companions = self.get_running_companions()
+        killed = self._terminate_all(pids, companions, {}, on_interrupted)
         self.state_path.unlink(missing_ok=True)
-        return Stopped(names=tuple(pids), killed=tuple(killed))
+        return Stopped(names=tuple(pids), killed=tuple(killed), companions=tuple(companions))
 
 
 # -- starting and stopping processes -------------------------------------------------------------
@@ -524,14 +820,15 @@ def _spawn(entry: NodeEntry) -> subprocess.Popen[bytes]:
 
 
 def _terminate(
-    network: Network,
     pids: dict[str, int],
     procs: NodeProcesses,
+    is_alive: Callable[[str, int], bool],
     on_interrupted: Callable[[], None],
 ) -> list[str]:
     """SIGTERM, wait up to ``STOP_TIMEOUT_S`` (a second Ctrl-C cuts it short), then SIGKILL.
 
-    Returns the names of the nodes that needed SIGKILL, sorted.
+    ``is_alive(name, pid)`` says whether the process still runs what was
+    recorded. Returns the names of the processes that needed SIGKILL, sorted.
     """
     for pid in pids.values():
         with contextlib.suppress(ProcessLookupError):
@@ -542,7 +839,7 @@ def _terminate(
         while alive and time.monotonic() < deadline:
             time.sleep(REAP_POLL_S)
             _reap(procs)
-            alive = {n: p for n, p in alive.items() if _is_node_process(p, network.node(n).dir)}
+            alive = {n: p for n, p in alive.items() if is_alive(n, p)}
     except KeyboardInterrupt:
         on_interrupted()
     for pid in alive.values():
@@ -558,6 +855,40 @@ def _reap(procs: NodeProcesses) -> None:
     """Collect the exit status of child nodes that exited, so none stays a zombie."""
     for proc in procs.values():
         proc.poll()
+
+
+def _runs_argv(pid: int, argv: list[str]) -> bool:
+    """Whether ``pid`` runs exactly the command line ``argv`` (a reused pid or a zombie
+    does not)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\x00")
+    except OSError:
+        return False
+    return args[:-1] == [a.encode() for a in argv] if args and args[-1] == b"" else False
+
+
+def _is_listening(port: int) -> bool:
+    """Whether something accepts TCP connections on ``127.0.0.1:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(PROBE_TIMEOUT_S)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _indexed_height(index_db: Path) -> int | None:
+    """The last height in an SQLite index (``indexer_state``), read-only; None if there is
+    none yet."""
+    if not index_db.is_file():
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{index_db}?mode=ro", uri=True, timeout=PROBE_TIMEOUT_S)
+        ) as conn:
+            row = conn.execute(
+                "SELECT last_height FROM indexer_state WHERE key = 'chain'"
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row and isinstance(row[0], int) else None
 
 
 def _is_node_process(pid: int, node_dir: Path) -> bool:
@@ -654,8 +985,13 @@ def _log_path(entry: NodeEntry) -> Path:
 
 def _last_log_line(entry: NodeEntry) -> str:
     """The last non-empty line of the node's log, shortened; reads only its end."""
+    return _last_line(_log_path(entry))
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a log file, shortened; reads only its end."""
     try:
-        with _log_path(entry).open("rb") as handle:
+        with path.open("rb") as handle:
             handle.seek(max(handle.seek(0, os.SEEK_END) - LOG_TAIL_BYTES, 0))
             tail = handle.read(LOG_TAIL_BYTES).decode(errors="replace")
     except OSError:
