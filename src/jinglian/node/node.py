@@ -29,17 +29,15 @@ from jinglian.ledger import (
 )
 from jinglian.mempool import Mempool
 from jinglian.node.config import NodeConfig
-from jinglian.node.events import EventHub, TxOutcome
+from jinglian.node.events import BlockStream, EventHub, TxOutcome
 from jinglian.node.executor import ContractExecutor
 from jinglian.node.lock import DataDirLock
 from jinglian.node.metrics import NodeMetrics
 from jinglian.node.replica import Replica
-from jinglian.node.services import StreamItem
 from jinglian.storage.lmdb_kv import LmdbKV
 from jinglian.types import ChainConfig, Commit, Endorsement, Tx, TxBody, encode_tx_body, make_tx
 from jinglian.types.consensus import Proposal, Vote, encode_proposal, encode_vote
 from jinglian.types.errors import ConfigError, CryptoError, JinglianError
-from jinglian.types.jsonval import to_json
 
 __all__ = ["Node"]
 
@@ -148,7 +146,7 @@ class Node:
         for tx in proposal.block.txs:
             self.events.resolve(tx.id, TxOutcome(height=proposal.height, error=None))
         if self.events.has_subscribers:
-            self.events.publish(_stream_items(proposal))
+            self.events.publish_block(BlockStream(proposal))
 
     def is_block_full(self) -> bool:
         """True if the pool holds at least a block's worth of transactions."""
@@ -246,38 +244,6 @@ class Node:
             sign=self.key.sign,
             params=lambda: self.ledger.config().params,
         )
-
-
-def _stream_items(result: BlockResult) -> list[StreamItem]:
-    header = result.block.header
-    items = [
-        StreamItem(
-            kind="block",
-            height=header.height,
-            data={
-                "height": header.height,
-                "hash": result.hash.hex(),
-                "time_ms": header.time_ms,
-                "tx_count": header.tx_count,
-            },
-        )
-    ]
-    for tx, receipt in zip(result.block.txs, result.receipts, strict=True):
-        for event in receipt.events:
-            items.append(
-                StreamItem(
-                    kind="event",
-                    height=header.height,
-                    data={
-                        "contract": event.contract,
-                        "topic": event.topic,
-                        "data": to_json(event.data),
-                        "tx_id": tx.id.hex(),
-                        "height": header.height,
-                    },
-                )
-            )
-    return items
 
 
 def _offence_key(message: Proposal | Vote) -> tuple[bytes, int, int, str]:
