@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from typing import Any
 
 import pytest
 
 from jinglian.execution import get_gas_used
 from jinglian.execution.gas import GAS_CONTRACT_LOAD, Meter
+from jinglian.execution.limits import ARGS_BYTES_MAX
 from jinglian.execution.testing import CLIENT, ContractHarness
-from jinglian.types.errors import OutOfGas
+from jinglian.types import Endorsement, TxBody, encode_tx_body, make_tx
+from jinglian.types.errors import OutOfGas, TooLarge
+from jinglian.types.tx import args_encoded_size
 
 from .conftest import method
 
@@ -79,3 +84,53 @@ def test_kv_set_overhead_is_small(kv_source: str) -> None:
     per_call_us = (time.perf_counter() - started) / len(calls) * 1e6
     print(f"kv.set: {per_call_us:.1f} us per call")
     assert per_call_us < 500  # generous: shared CI machines; typical is 15-40 us
+
+
+def test_gas_with_args_size_from_the_payload_is_unchanged(kv_source: str) -> None:
+    """Transactions are charged by the size read off their payload (``args_encoded_size``)
+    instead of a re-encode: the gas of every call, and the refusal of oversized
+    arguments, is byte-for-byte what the re-encode gave."""
+    chain = ContractHarness()
+    chain.deploy("kv", kv_source)
+    runtime, state, ctx = chain.runtime, chain.state, chain.context(CLIENT)
+    calls: list[dict[str, Any]] = [
+        {"key": "a", "value": 1},
+        {"key": "k" * 20, "value": "v" * 32},
+        {"key": "ключ", "value": "值" * 100},
+        {"key": "big", "value": b"\x00" * 5_000},
+        {"key": "n", "value": [1, -(2**63), 2**63 - 1, None, True, {"x": [b"y"]}]},
+        {"key": "m", "value": {"z": 1, "a": 2, "mm": "three"}},
+    ]
+    for args in calls:
+        tx = make_tx(
+            lambda data: hashlib.sha256(data).digest(),
+            encode_tx_body(
+                TxBody(
+                    chain_id="dev",
+                    sender=b"\x01" * 32,
+                    contract="kv",
+                    method="set",
+                    args=args,
+                    nonce=b"n" * 16,
+                    timestamp_ms=1_700_000_000_000,
+                    expires_ms=1_700_000_060_000,
+                )
+            ),
+            (Endorsement(signer=b"\x02" * 32, signature=b"s" * 70),),
+        )
+        encoded = runtime.invoke(state, ctx, "kv", "set", tx.body.args, 1_000_000)
+        read_off = runtime.invoke(
+            state, ctx, "kv", "set", tx.body.args, 1_000_000, args_size=args_encoded_size(tx)
+        )
+        assert read_off.gas_used == encoded.gas_used, args
+        assert read_off.writes == encoded.writes
+    with pytest.raises(TooLarge):
+        runtime.invoke(
+            state,
+            ctx,
+            "kv",
+            "set",
+            {"key": "a", "value": 1},
+            1_000_000,
+            args_size=ARGS_BYTES_MAX + 1,
+        )

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jinglian.types import Endorsement, TxBody, codec, decode_tx, encode_tx_body, make_tx
 from jinglian.types import tx as tx_module
 from jinglian.types.errors import DecodeError, JinglianError, TooLarge
-from jinglian.types.tx import ENDORSEMENTS_MAX, TX_BYTES_MAX
+from jinglian.types.tx import ENDORSEMENTS_MAX, TX_BYTES_MAX, args_encoded_size
 
 
 def sha256(data: bytes) -> bytes:
@@ -212,3 +212,67 @@ def test_any_other_cbor_value_is_refused_like_the_codec_refuses_it(
 ) -> None:
     data = cbor2.dumps(value, canonical=canonical)
     assert lean_parse(data) == reference_parse(data)
+
+
+codec_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.binary(max_size=300)
+    | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    args=st.dictionaries(st.text(min_size=1, max_size=30), codec_values, max_size=6),
+    names=st.tuples(
+        st.text(min_size=1, max_size=64),
+        st.text(min_size=1, max_size=64),
+        st.text(min_size=1, max_size=64),
+    ),
+    nonce=st.binary(max_size=32),
+    times=st.tuples(st.integers(-(2**63), 2**62), st.integers(0, 2**62)),
+)
+@settings(max_examples=500, deadline=None)
+def test_args_size_read_off_the_payload_is_the_size_of_their_encoding(
+    args: dict[str, object], names: tuple[str, str, str], nonce: bytes, times: tuple[int, int]
+) -> None:
+    """Gas is charged by this size: it must equal ``len(codec.encode(args))`` byte for byte."""
+    chain_id, contract, method_name = names
+    timestamp_ms, window_ms = times
+    tx = make_tx(
+        sha256,
+        encode_tx_body(
+            body(
+                chain_id=chain_id,
+                contract=contract,
+                method=method_name,
+                args=args,
+                nonce=nonce,
+                timestamp_ms=timestamp_ms,
+                expires_ms=min(timestamp_ms + window_ms, 2**63 - 1),
+            )
+        ),
+        (Endorsement(signer=b"\x02" * 32, signature=b"s" * 70),),
+    )
+    assert args_encoded_size(tx) == len(codec.encode(tx.body.args))
+
+
+def test_args_size_of_large_arguments() -> None:
+    """Argument maps of every head length up to the limit (the 1-, 2-, 3- and 5-byte heads)."""
+    for size in (0, 10, 23, 24, 255, 256, 65_535, 65_536):
+        args: dict[str, codec.Value] = {
+            "blob": b"x" * size,
+            "many": list(range(30)),
+            "text": "é" * (size % 100),
+        }
+        tx = make_tx(
+            sha256,
+            encode_tx_body(body(args=args, timestamp_ms=2**40, expires_ms=2**40 + 5)),
+            (Endorsement(signer=b"\x02" * 32, signature=b"s" * 70),),
+        )
+        assert args_encoded_size(tx) == len(codec.encode(args))

@@ -215,9 +215,18 @@ class Runtime:
         method: str,
         args: Mapping[str, Value],
         gas_limit: int,
+        args_size: int | None = None,
     ) -> CallResult:
-        """Run ``contract.method(**args)`` for a transaction; raise a typed error on failure."""
-        return self._run(state, ctx, contract, method, args, gas_limit, read_only=False)
+        """Run ``contract.method(**args)`` for a transaction; raise a typed error on failure.
+
+        ``args_size``, when given, is the length of the canonical encoding of
+        ``args`` as the caller already knows it (a decoded transaction's payload
+        holds that encoding: ``args_encoded_size``), so the arguments are not
+        encoded again to be measured and charged; ``None`` encodes them.
+        """
+        return self._run(
+            state, ctx, contract, method, args, gas_limit, read_only=False, args_size=args_size
+        )
 
     def query(
         self,
@@ -240,6 +249,7 @@ class Runtime:
         args: Mapping[str, Value],
         gas_limit: int,
         read_only: bool,
+        args_size: int | None = None,
     ) -> CallResult:
         assert self._session is None, "a Runtime runs one call at a time"
         if type(gas_limit) is not int or gas_limit < 0:
@@ -249,7 +259,7 @@ class Runtime:
         session = Session(ctx, Overlay(state), meter, self._hash_fn, self._nested_call)
         self._session = session
         try:
-            value = self._call(session, None, contract, method, args, read_only)
+            value = self._call(session, None, contract, method, args, read_only, args_size)
         except JinglianError as exc:
             located = _locate(exc)
             setattr(located, GAS_USED_ATTRIBUTE, meter.used)
@@ -281,6 +291,7 @@ class Runtime:
         method: str,
         args: Mapping[str, Value],
         read_only: bool,
+        args_size: int | None = None,
     ) -> Value:
         target = self._resolve(session, contract)
         info = target.methods.get(method) if type(method) is str else None
@@ -290,7 +301,7 @@ class Runtime:
             raise PermissionDenied(f"only the {REGISTRY_NAME} contract calls migrate")
         if isinstance(target, _Loaded) and target.entry is not None:
             _check_entry(session, target.entry, contract, method, info.kind)
-        kwargs = self._copy_args(contract, method, info, args)
+        kwargs = self._copy_args(contract, method, info, args, args_size)
         native = isinstance(target, NativeContract)
         limit = SYSTEM_STATE_VALUE_BYTES_MAX if native else STATE_VALUE_BYTES_MAX
         ctx = Context(session, contract, caller, read_only or info.kind == "query", limit)
@@ -305,8 +316,19 @@ class Runtime:
         return copy_value(value)  # type: ignore[no-any-return]
 
     def _copy_args(
-        self, contract: str, method: str, info: MethodInfo, args: Mapping[str, Value]
+        self,
+        contract: str,
+        method: str,
+        info: MethodInfo,
+        args: Mapping[str, Value],
+        args_size: int | None = None,
     ) -> dict[str, Any]:
+        """Check ``args`` against the method, charge for their encoded size, and copy them.
+
+        ``args_size`` is the size of their canonical encoding when the caller
+        knows it already (a decoded transaction); otherwise they are encoded
+        here, which also refuses values outside the codec's model.
+        """
         if type(args) is not dict and not isinstance(args, Mapping):
             raise InvalidInput("arguments must be a map of names to values")
         if len(args) < len(info.required_params) or not info.params_set.issuperset(args):
@@ -315,15 +337,16 @@ class Runtime:
             missing = [name for name in info.required_params if name not in args]
             if missing:
                 _refuse_args(contract, method, info, args)
-        try:
-            data = encode(args if type(args) is dict else dict(args))
-        except DecodeError as exc:
-            raise InvalidInput(f"arguments are not codec values: {exc.message}") from None
-        except UnicodeEncodeError:
-            raise InvalidInput("arguments hold text that is not valid Unicode") from None
-        if len(data) > ARGS_BYTES_MAX:
-            raise TooLarge(f"arguments are {len(data)} bytes, over the limit of {ARGS_BYTES_MAX}")
-        self._meter.charge(compute_bytes_gas(len(data)))
+        if args_size is None:
+            try:
+                args_size = len(encode(args if type(args) is dict else dict(args)))
+            except DecodeError as exc:
+                raise InvalidInput(f"arguments are not codec values: {exc.message}") from None
+            except UnicodeEncodeError:
+                raise InvalidInput("arguments hold text that is not valid Unicode") from None
+        if args_size > ARGS_BYTES_MAX:
+            raise TooLarge(f"arguments are {args_size} bytes, over the limit of {ARGS_BYTES_MAX}")
+        self._meter.charge(compute_bytes_gas(args_size))
         return copy_value(args)  # type: ignore[no-any-return]
 
     def _resolve(self, session: Session, contract: str) -> Target:

@@ -19,6 +19,7 @@ from jinglian.execution.system.identity import IDENTITY
 from jinglian.ledger import Outcome, Signer, StateView
 from jinglian.types import Event, Tx
 from jinglian.types.errors import JinglianError
+from jinglian.types.tx import args_encoded_size
 
 __all__ = ["QUERY_SENDER", "ContractExecutor"]
 
@@ -65,7 +66,13 @@ class ContractExecutor:
         body = tx.body
         try:
             result = self._runtime().invoke(
-                state, ctx, body.contract, body.method, body.args, gas_limit
+                state,
+                ctx,
+                body.contract,
+                body.method,
+                body.args,
+                gas_limit,
+                args_size=args_encoded_size(tx),
             )
         except JinglianError as exc:
             return Outcome(

@@ -39,6 +39,7 @@ __all__ = [
     "Endorsement",
     "Tx",
     "TxBody",
+    "args_encoded_size",
     "decode_tx",
     "encode_tx_body",
     "make_tx",
@@ -130,6 +131,63 @@ def encode_tx_body(body: TxBody) -> bytes:
     payload = codec.encode(body.to_value())
     _check_payload_limits(body, payload)
     return payload
+
+
+_BODY_KEYS_BYTES = 1 + sum(
+    1 + len(key)
+    for key in ("v", "chain_id", "sender", "contract", "method", "args", "nonce", "ts", "exp")
+)
+"""The payload map's head (9 entries: one byte) and its 9 keys (text of under 24 bytes: one head
+byte each), in bytes."""
+
+
+def args_encoded_size(tx: Tx) -> int:
+    """Bytes of the canonical encoding of ``tx.body.args``, read off the payload, not re-encoded.
+
+    ``tx.payload`` is the canonical encoding of ``tx.body.to_value()``
+    (``decode_tx`` accepts nothing else, and every ``Tx`` comes from it), a
+    map of exactly nine known keys whose other values are small ints, text and
+    byte strings: the args take the payload's length minus the map head, the
+    keys and those values, each sized from its length alone. Contract
+    execution charges gas by this size, so it must be, and is tested to be,
+    byte-exact with ``len(codec.encode(tx.body.args))``.
+    """
+    body = tx.body
+    return (
+        len(tx.payload)
+        - _BODY_KEYS_BYTES
+        - _int_bytes(body.version)
+        - _int_bytes(body.timestamp_ms)
+        - _int_bytes(body.expires_ms)
+        - _string_bytes(len(body.chain_id.encode("utf-8")))
+        - _string_bytes(len(body.contract.encode("utf-8")))
+        - _string_bytes(len(body.method.encode("utf-8")))
+        - _string_bytes(len(body.sender))
+        - _string_bytes(len(body.nonce))
+    )
+
+
+def _head_bytes(argument: int) -> int:
+    """Length of a canonical CBOR head carrying ``argument`` (0 to 2**64 - 1)."""
+    if argument < 24:
+        return 1
+    if argument < 1 << 8:
+        return 2
+    if argument < 1 << 16:
+        return 3
+    if argument < 1 << 32:
+        return 5
+    return 9
+
+
+def _int_bytes(value: int) -> int:
+    """Encoded length of an int the payload holds (negative ones carry ``-1 - value``)."""
+    return _head_bytes(value if value >= 0 else -1 - value)
+
+
+def _string_bytes(length: int) -> int:
+    """Encoded length of a text or byte string of ``length`` bytes."""
+    return _head_bytes(length) + length
 
 
 def make_tx(
