@@ -129,6 +129,53 @@ def _call(action: Callable[[], Any], contract_name: str) -> Any:
         raise UnknownContract(_deploy_hint(exc.message, contract_name)) from exc
 
 
+def _sdk_call(
+    target: dict[str, Any], contract_name: str, function: Callable[..., Any], *args: Any
+) -> Any:
+    """``function(client, *args, contract=contract_name)`` with the target's signing client
+    (closed after); a missing contract says how to deploy it."""
+    _, client = _client(target)
+    with client:
+        return _call(lambda: function(client, *args, contract=contract_name), contract_name)
+
+
+def _read_page(
+    target: dict[str, Any],
+    contract_name: str,
+    org: str | None,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    start: int,
+    limit: int,
+) -> tuple[str, list[dict[str, Any]]]:
+    """A page of a department's entries: ``(org, function(client, org, *args, start, limit))``,
+    the org being the signer's own unless ``org`` names one."""
+    _, client = _client(target)
+    with client:
+        owner = org or _own_org(client)
+        found = _call(
+            lambda: function(
+                client, owner, *args, start=start, limit=limit, contract=contract_name
+            ),
+            contract_name,
+        )
+    return owner, found
+
+
+def _emit_page(
+    as_json: bool, title: str, found: list[dict[str, Any]], line: Callable[[dict[str, Any]], str]
+) -> None:
+    """A page of entries: JSON, or ``title`` and one ``line`` an entry (retired ones marked)."""
+    emit(
+        as_json,
+        found,
+        lambda: (
+            [title]
+            + [line(e) + ("" if e["status"] == "active" else f" ({e['status']})") for e in found]
+        ),
+    )
+
+
 def _deploy_hint(message: str, contract_name: str) -> str:
     option = "" if contract_name == CONTRACT_NAME else f" --contract {contract_name}"
     return f"{message}: deploy it with `jinglian directory deploy{option}` (a devnet does at start)"
@@ -211,12 +258,7 @@ def duty_put(
       jinglian directory duty put planning --name "国土空间规划 Spatial planning" \\
           --legal-basis "《中华人民共和国城乡规划法》" --identity planning/admin
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.put_duty(client, duty_id, name, legal_basis, contract=contract_name),
-            contract_name,
-        )
+    done = _sdk_call(target, contract_name, sdk.put_duty, duty_id, name, legal_basis)
     _emit_change(as_json, f"duty {duty_id} published", done)
 
 
@@ -232,11 +274,7 @@ def duty_retire(duty_id: str, contract_name: str, as_json: bool, **target: Any) 
     Example:
       jinglian directory duty retire flood
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.retire_duty(client, duty_id, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.retire_duty, duty_id)
     _emit_change(as_json, f"duty {duty_id} retired", done)
 
 
@@ -337,11 +375,7 @@ def catalog_put(
         "release_date": release_date,
         "related": list(related),
     }
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.put_catalog(client, code, fields, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.put_catalog, code, fields)
     _emit_change(as_json, f"catalog {code} published", done)
 
 
@@ -357,11 +391,7 @@ def catalog_retire(code: str, contract_name: str, as_json: bool, **target: Any) 
     Example:
       jinglian directory catalog retire 301001/000001
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.retire_catalog(client, code, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.retire_catalog, code)
     _emit_change(as_json, f"catalog {code} retired", done)
 
 
@@ -428,23 +458,13 @@ def catalog_list(
     Example:
       jinglian directory catalog list --org planning --limit 20
     """
-    _, client = _client(target)
-    with client:
-        owner = org or _own_org(client)
-        found = _call(
-            lambda: sdk.catalogs(client, owner, start=start, limit=limit, contract=contract_name),
-            contract_name,
-        )
-    emit(
+    owner, found = _read_page(target, contract_name, org, sdk.catalogs, (), start, limit)
+    _emit_page(
         as_json,
+        f"{owner}: {len(found)} catalog(s) from {start}",
         found,
-        lambda: (
-            [f"{owner}: {len(found)} catalog(s) from {start}"]
-            + [
-                f"  {c['code']}  {c['share_type']:<13} {c.get('item_count', 0):>4} items  {c['name']}"
-                + ("" if c["status"] == "active" else f" ({c['status']})")
-                for c in found
-            ]
+        lambda c: (
+            f"  {c['code']}  {c['share_type']:<13} {c.get('item_count', 0):>4} items  {c['name']}"
         ),
     )
 
@@ -510,11 +530,7 @@ def items_put(
     entries = [_parse_item(text) for text in item_texts]
     if len(entries) > bulk.ITEMS_BATCH_MAX:
         raise InvalidInput(f"{len(entries)} items, over {bulk.ITEMS_BATCH_MAX} per transaction")
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.put_items(client, catalog, entries, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.put_items, catalog, entries)
     _emit_change(as_json, f"{done.get('count')} item(s) of {catalog} published", done)
 
 
@@ -533,12 +549,7 @@ def items_retire(
     Example:
       jinglian directory items retire 301001/000001 plan_no approval_date
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.retire_items(client, catalog, list(codes), contract=contract_name),
-            contract_name,
-        )
+    done = _sdk_call(target, contract_name, sdk.retire_items, catalog, list(codes))
     _emit_change(as_json, f"{done.get('count')} item(s) of {catalog} retired", done)
 
 
@@ -564,26 +575,12 @@ def items_list(
     Example:
       jinglian directory items list 301001/000001 --org planning
     """
-    _, client = _client(target)
-    with client:
-        owner = org or _own_org(client)
-        found = _call(
-            lambda: sdk.items(
-                client, owner, catalog, start=start, limit=limit, contract=contract_name
-            ),
-            contract_name,
-        )
-    emit(
+    owner, found = _read_page(target, contract_name, org, sdk.items, (catalog,), start, limit)
+    _emit_page(
         as_json,
+        f"{owner}:{catalog}: {len(found)} item(s) from {start}",
         found,
-        lambda: (
-            [f"{owner}:{catalog}: {len(found)} item(s) from {start}"]
-            + [
-                f"  {e['code']:<24} {e['name']}  [{e['data_type']}, {e['sensitivity']}]"
-                + ("" if e["status"] == "active" else f" ({e['status']})")
-                for e in found
-            ]
-        ),
+        lambda e: f"  {e['code']:<24} {e['name']}  [{e['data_type']}, {e['sensitivity']}]",
     )
 
 
@@ -616,12 +613,7 @@ def division_put(
     Example:
       jinglian directory division put flood-office --name "防汛办公室 Flood control office"
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.put_division(client, division_id, name, contract=contract_name),
-            contract_name,
-        )
+    done = _sdk_call(target, contract_name, sdk.put_division, division_id, name)
     _emit_change(as_json, f"division {division_id} published", done)
 
 
@@ -637,11 +629,7 @@ def division_retire(division_id: str, contract_name: str, as_json: bool, **targe
     Example:
       jinglian directory division retire flood-office
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.retire_division(client, division_id, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.retire_division, division_id)
     _emit_change(as_json, f"division {division_id} retired", done)
 
 
@@ -660,24 +648,12 @@ def division_list(
     Example:
       jinglian directory division list --org water
     """
-    _, client = _client(target)
-    with client:
-        owner = org or _own_org(client)
-        found = _call(
-            lambda: sdk.divisions(client, owner, start=start, limit=limit, contract=contract_name),
-            contract_name,
-        )
-    emit(
+    owner, found = _read_page(target, contract_name, org, sdk.divisions, (), start, limit)
+    _emit_page(
         as_json,
+        f"{owner}: {len(found)} division(s) from {start}",
         found,
-        lambda: (
-            [f"{owner}: {len(found)} division(s) from {start}"]
-            + [
-                f"  {d['id']:<24} {d['name']}"
-                + ("" if d["status"] == "active" else f" ({d['status']})")
-                for d in found
-            ]
-        ),
+        lambda d: f"  {d['id']:<24} {d['name']}",
     )
 
 
@@ -885,9 +861,7 @@ def directory_approve(request_id: int, contract_name: str, as_json: bool, **targ
     Example:
       jinglian directory approve 7 --identity planning/admin
     """
-    _, client = _client(target)
-    with client:
-        done = _call(lambda: sdk.approve(client, request_id, contract=contract_name), contract_name)
+    done = _sdk_call(target, contract_name, sdk.approve, request_id)
     emit(
         as_json,
         done,
@@ -912,11 +886,7 @@ def directory_reject(
     Example:
       jinglian directory reject 7 --reason "the purpose needs no parcel owners"
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.reject(client, request_id, reason, contract=contract_name), contract_name
-        )
+    done = _sdk_call(target, contract_name, sdk.reject, request_id, reason)
     emit(as_json, done, lambda: [f"request {request_id} rejected"])
 
 
@@ -935,12 +905,7 @@ def directory_revoke(
     Example:
       jinglian directory revoke 7 --reason "the project ended"
     """
-    _, client = _client(target)
-    with client:
-        done = _call(
-            lambda: sdk.revoke_grant(client, grant_id, reason, contract=contract_name),
-            contract_name,
-        )
+    done = _sdk_call(target, contract_name, sdk.revoke_grant, grant_id, reason)
     emit(as_json, done, lambda: [f"grant {grant_id} revoked"])
 
 
@@ -963,9 +928,7 @@ def directory_show(
     reader = {"request": sdk.get_request, "grant": sdk.get_grant, "delivery": sdk.get_delivery}[
         kind
     ]
-    _, client = _client(target)
-    with client:
-        found = _call(lambda: reader(client, record_id, contract=contract_name), contract_name)
+    found = _sdk_call(target, contract_name, reader, record_id)
     emit(
         as_json,
         found,
