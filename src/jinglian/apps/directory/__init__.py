@@ -6,7 +6,12 @@ divisions), a per-department change log folded into a head hash, and the
 sharing workflow: request, approve or reject, grant, revoke, deliver, confirm.
 ``service`` is the SDK over ``jinglian.client.Client``: deployment, one helper
 per contract method, and ``verify_log``, which recomputes a department's head
-from its log. See ``docs/apps/directory.md`` and ADR 0017.
+from its log. The query side is SQL over the indexer's tables: ``index`` fills
+them from the contract's events, ``catalog_search`` searches catalogs and
+views departments, ``sla`` computes the service-level report (its module
+names differ from the SDK's ``search`` and ``report``, which would otherwise
+be replaced by the modules once they are imported). See
+``docs/apps/directory.md`` and ADR 0017.
 """
 
 from jinglian.apps.directory.service import (
