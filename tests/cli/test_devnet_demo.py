@@ -205,3 +205,82 @@ def test_companion_records_survive_node_updates_and_refuse_clashing_names(
     assert net.is_recorded()
     assert net.down().companions == ()
     assert not net.is_recorded()
+
+
+def test_a_companion_started_by_another_interpreter_path_is_the_same(
+    tmp_path: Path, devnet_ports: tuple[int, int]
+) -> None:
+    # `make run` starts companions with .venv/bin/python3 (the `jinglian` script), a
+    # `python -m jinglian.cli devnet up` with .venv/bin/python: the same companion.
+    net_dir = tmp_path / "net"
+    create_network(net_dir, 1, consensus="solo", api_port=devnet_ports[0], p2p_port=devnet_ports[1])
+    bin_dir = Path(sys.executable).parent
+    other = next(
+        str(bin_dir / name)
+        for name in ("python3", "python", "python3.11")
+        if (bin_dir / name).exists() and str(bin_dir / name) != sys.executable
+    )
+    spec = CompanionSpec(name="node-proc", args=("node", "start", str(net_dir / "nodes" / "node1")))
+    argv = [other, *spec.argv[1:]]
+    net = Devnet.load(net_dir)
+    net.companions_dir.mkdir()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        record = {"pid": proc.pid, "argv": argv, "note": "", "port": None, "index_db": None}
+        (net_dir / "devnet.json").write_text(
+            json.dumps({"pids": {}, "companions": {spec.name: record}})
+        )
+        deadline = time.monotonic() + 10
+        while net.get_running_companions() != {spec.name: proc.pid}:
+            assert time.monotonic() < deadline, "the recorded companion is not seen running"
+            time.sleep(0.1)
+        started = net.start_down_companions([spec])
+        assert started.running == (spec.name,) and started.procs == {}
+        assert net.down().companions == (spec.name,)
+        assert proc.wait(20) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_foreground_up_demo_shows_companions_and_ctrl_c_stops_them(
+    devnet_dir: Path, devnet_ports: tuple[int, int], tmp_path: Path
+) -> None:
+    up = [
+        "devnet", "up", "--demo", "--demo-size", "small", "--nodes", "1", "--dir", str(devnet_dir),
+        "--api-port", str(devnet_ports[0]), "--p2p-port", str(devnet_ports[1]),
+    ]  # fmt: skip
+    stderr_path = tmp_path / "up.err"
+    with stderr_path.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jinglian.cli", *up],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        line = ""
+        while "watch-planning up" not in line:  # one status line per change, companions last
+            assert time.monotonic() < deadline, stderr_path.read_text()
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, stderr_path.read_text()
+        assert "node1 up" in line and "indexer up" in line and "exchange-planning up" in line
+        pids = [row["pid"] for row in _companions(devnet_dir).values()]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    messages = stderr_path.read_text()
+    assert (
+        "Ctrl-C stops all nodes" in messages
+        and "exchange-planning: planning's exchange" in messages
+    )
+    assert "stopped 1 node and 4 companions" in messages, messages
+    assert all(_is_gone(pid) for pid in pids)
+    assert not (devnet_dir / "devnet.json").exists()

@@ -462,8 +462,8 @@ class Devnet:
         """Start each companion of ``specs`` that is not running (the same command line) and
         record it; ``ConfigError`` before anything starts if a port of one to start is in use.
 
-        A recorded companion whose command line changed is started anew; one that runs
-        the same command line is left alone.
+        One that runs the same command line (but for the interpreter's path) is left
+        alone; one running another is refused.
         """
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names) or set(names) & {n.name for n in self.network.nodes}:
@@ -475,10 +475,12 @@ class Devnet:
                 for name in self.get_running_companions()
                 if name in records
             }
+            # The interpreter's path may differ between two `up`s (`jinglian` or `python -m`):
+            # a companion is the same if the rest of its command line is.
             down = [
                 spec
                 for spec in specs
-                if spec.name not in running or records[spec.name]["argv"] != spec.argv
+                if spec.name not in running or records[spec.name]["argv"][1:] != spec.argv[1:]
             ]
             for spec in down:
                 if spec.name in running:
