@@ -535,7 +535,12 @@ def test_fetch_search_and_report(net: Path, tmp_path: Path) -> None:
     _ok(_run("indexer", "run", "--once", "--net", str(net)))
     hits = _json(_on(net, "search", "土地利用", "--json"))
     assert [(c["org"], c["code"]) for c in hits["catalogs"]] == [("org1", PLAN)]
-    assert "org1:301001/000001" in _ok(_on(net, "search", "--class", "301", "--provider", "org1"))
+    listed = _ok(_on(net, "search", "--class", "301", "--provider", "org1"))
+    assert "org1:301001/000001" in listed
+    assert listed.startswith("3 catalogs match; 1-3 shown:")
+    assert _ok(_on(net, "search", "土地利用", "--start", "5")).startswith(
+        "1 catalog matches; none shown from position 6"
+    )
     report = _json(_on(net, "report", "--org", "org1", "--json"))
     assert report["delivery"]["by_provider"][0]["count"] >= 1
     assert "request to decision" in _ok(_on(net, "report", "--since", "2020-01-01"))

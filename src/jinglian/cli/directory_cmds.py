@@ -1146,7 +1146,7 @@ def directory_search(
         as_json,
         found,
         lambda: (
-            [f"{found.get('total', 0)} catalog(s); {len(hits)} from {start}:"]
+            [_search_heading(int(found.get("total", 0)), len(hits), start)]
             + [
                 f"  {c['org']}:{c['code']}  {c['share_type']:<13} {c.get('item_count', 0):>4} items  "
                 f"{c['name']}"
@@ -1154,6 +1154,14 @@ def directory_search(
             ]
         ),
     )
+
+
+def _search_heading(total: int, shown: int, start: int) -> str:
+    """``12 catalogs match; 1-10 shown:`` (positions count from 1, as a reader counts)."""
+    noun = "catalog matches" if total == 1 else "catalogs match"
+    if shown == 0:
+        return f"{total} {noun}; none shown from position {start + 1}"
+    return f"{total} {noun}; {start + 1}-{start + shown} shown:"
 
 
 def _ms(value: str | None, option: str) -> int | None:
