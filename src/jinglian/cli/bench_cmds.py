@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -19,6 +22,10 @@ from jinglian.bench import (
     run_bench,
     validate_config,
     write_report,
+)
+from jinglian.bench.recovery import (
+    run_restart,
+    run_sync,
 )
 from jinglian.cli._base import emit, json_option
 
@@ -61,7 +68,7 @@ PROGRESS_LINE_S = 5.0
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="JSON file.")
 @json_option
 @click.pass_context
-def bench(ctx: click.Context, **options: Any) -> None:
+def bench(ctx: click.Context, /, **options: Any) -> None:
     """Measure throughput, latency and resource use of a network under load.
 
     Starts a fresh network in a temporary directory (or attaches with --net
@@ -204,3 +211,170 @@ def bench_compare(first: Path, second: Path, as_json: bool) -> None:
         return out
 
     emit(as_json, data, lines)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+RESTART_API_PORT = 17_610
+"""Default first API port of ``bench restart`` (apart from devnets' 8601 and 9601 ranges)."""
+SYNC_API_PORT = 17_620
+"""Default first API port of ``bench sync`` (four consecutive ports)."""
+P2P_PORT_OFFSET = 1_000
+"""Peer ports are the API ports plus this."""
+
+
+def _work_options(default_txs: int, default_port: int) -> Callable[[_F], _F]:
+    """Options shared by ``bench restart`` and ``bench sync``."""
+
+    def wrap(fn: _F) -> _F:
+        fn = click.option(
+            "--txs",
+            type=int,
+            default=default_txs,
+            show_default=True,
+            help="Committed transactions to build.",
+        )(fn)
+        fn = click.option(
+            "--api-port",
+            type=int,
+            default=default_port,
+            show_default=True,
+            help="First API port (peer ports: this + 1000).",
+        )(fn)
+        fn = click.option(
+            "--workers", type=int, default=2, show_default=True, help="Signing processes."
+        )(fn)
+        fn = click.option(
+            "--dir",
+            "work_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Work directory [default: a new one under /tmp].",
+        )(fn)
+        fn = click.option("--keep", is_flag=True, help="Keep the network directory afterwards.")(fn)
+        fn = click.option(
+            "--report",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the result as JSON to FILE.",
+        )(fn)
+        return json_option(fn)
+
+    return wrap
+
+
+def _work(work_dir: Path | None, prefix: str) -> Path:
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return work_dir
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _finish(result: dict[str, Any], report: Path | None, as_json: bool, keys: list[str]) -> None:
+    if report is not None:
+        report.write_text(json.dumps(result, indent=2) + "\n")
+
+    def lines() -> list[str]:
+        out = [f"{result['kind']}: {'target met' if result.get('met') else 'target NOT met'}"]
+        for key in keys:
+            if key in result:
+                out.append(f"  {key:<28} {result[key]}")
+        for item in result.get("restarts", []):
+            out.append(
+                f"  after {item['signal']:<8} health {item['health_s']} s, latest block read "
+                f"{item['latest_block_read_s']} s, new tx committed {item['new_tx_committed_s']} s"
+            )
+        return out
+
+    emit(as_json, result, lines)
+
+
+@bench.command("restart")
+@_work_options(1_000_000, RESTART_API_PORT)
+def bench_restart(
+    txs: int,
+    api_port: int,
+    workers: int,
+    work_dir: Path | None,
+    keep: bool,
+    report: Path | None,
+    as_json: bool,
+) -> None:
+    """Time a solo node's restart with TXS committed transactions on disk.
+
+    Builds the chain with the node's own block production (real signed
+    transactions sent through its API; the build time is reported apart),
+    then stops the node with SIGTERM, and again with SIGKILL, and times from
+    the new process's spawn: health answering, a signed read of the latest
+    block, a new transaction committed. Also times a restart before the
+    build, and reports the store's size on disk.
+
+    \b
+    Example:
+      jinglian bench restart --txs 1000000 --report restart.json
+    """
+    result = run_restart(
+        _work(work_dir, "jinglian-restart-"),
+        txs,
+        api_port=api_port,
+        p2p_port=api_port + P2P_PORT_OFFSET,
+        workers=workers,
+        keep=keep,
+        progress=_progress,
+    )
+    keys = ["txs_on_chain", "height", "build", "store_bytes", "restart_before_build"]
+    keys += ["serving_again_s_max", "target_s"]
+    _finish(result, report, as_json, keys)
+
+
+@bench.command("sync")
+@_work_options(100_000, SYNC_API_PORT)
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sample the catching-up node with py-spy into FILE (raw format) and summarise it.",
+)
+def bench_sync(
+    txs: int,
+    api_port: int,
+    workers: int,
+    work_dir: Path | None,
+    keep: bool,
+    report: Path | None,
+    as_json: bool,
+    profile: Path | None,
+) -> None:
+    """Time block sync: a validator of four misses TXS transactions, then catches up.
+
+    The catch-up rate counts the transactions of the blocks synced after the
+    first one, over the time from that block to the head (polled every
+    50 ms); the other three nodes are idle meanwhile.
+
+    \b
+    Example:
+      jinglian bench sync --txs 100000 --profile sync.spy --report sync.json
+    """
+    result = run_sync(
+        _work(work_dir, "jinglian-sync-"),
+        txs,
+        api_port=api_port,
+        p2p_port=api_port + P2P_PORT_OFFSET,
+        workers=workers,
+        profile=profile,
+        keep=keep,
+        progress=_progress,
+    )
+    keys = [
+        "txs_synced",
+        "blocks_synced",
+        "health_s",
+        "first_synced_block_s",
+        "reached_head_s",
+        "catch_up_txs_per_s",
+        "catch_up_blocks_per_s",
+        "txs_per_s_from_spawn",
+        "target_tps",
+    ]
+    _finish(result, report, as_json, keys)
