@@ -449,3 +449,87 @@ def test_mangled_certificates_raise_only_crypto_errors(
 def test_random_bytes_are_crypto_errors(data: bytes) -> None:
     with pytest.raises(CryptoError):
         load_certificate(data)
+
+
+OU_FLOOD = x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "flood")
+
+
+def test_division_is_issued_and_parsed(
+    suite: Suite, ca_key: PrivateKey, ca_cert: Certificate
+) -> None:
+    _, cert = issue(suite, ca_key, ca_cert, division="flood-control.2")
+    assert (cert.role, cert.division, cert.common_name) == ("client", "flood-control.2", "alice")
+    assert load_certificate(cert.pem.encode()).division == "flood-control.2"
+    units = x509.load_der_x509_certificate(cert.der).subject.get_attributes_for_oid(
+        NameOID.ORGANIZATIONAL_UNIT_NAME
+    )
+    assert [unit.value for unit in units] == ["client", "flood-control.2"]
+    validate_certificate(cert, ca_cert, NOW_MS + DAY_MS)
+
+
+def test_certificates_without_a_division_parse_as_before(
+    suite: Suite, ca_key: PrivateKey, ca_cert: Certificate
+) -> None:
+    _, cert = issue(suite, ca_key, ca_cert)
+    assert cert.division == ""
+    assert ca_cert.division == ""
+    assert len(x509.load_der_x509_certificate(cert.der).subject) == 3
+
+
+@pytest.mark.parametrize(
+    ("division", "message"),
+    [
+        ("admin", "role word"),
+        ("ca", "role word"),
+        ("consensus", "role word"),
+        ("flood control", "letters, digits"),
+        ("洪水", "letters, digits"),
+        ("x" * 65, "1 to 64"),
+    ],
+)
+def test_bad_divisions_are_not_issued(
+    suite: Suite, ca_key: PrivateKey, ca_cert: Certificate, division: str, message: str
+) -> None:
+    with pytest.raises(CryptoError, match=message):
+        issue(suite, ca_key, ca_cert, division=division)
+
+
+@pytest.mark.parametrize(
+    ("subject", "ca", "message"),
+    [
+        ([ORG, OU_CLIENT, OU_FLOOD, OU_FLOOD, CN], False, "at most one division"),
+        (
+            [
+                ORG,
+                OU_CLIENT,
+                OU_FLOOD,
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "b"),
+                CN,
+            ],
+            False,
+            "at most one division",
+        ),
+        ([ORG, OU_CLIENT, OU_CLIENT, CN], False, "exactly one OU that is a role"),
+        (
+            [ORG, OU_FLOOD, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "b"), CN],
+            False,
+            "role",
+        ),
+        (
+            [ORG, OU_CLIENT, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "a b"), CN],
+            False,
+            "letters, digits",
+        ),
+        ([ORG, OU_CA, OU_FLOOD, CN], True, "CA certificate cannot carry a division"),
+    ],
+)
+def test_loader_refuses_bad_division_shapes(
+    subject: list[x509.NameAttribute], ca: bool | None, message: str
+) -> None:
+    with pytest.raises(CryptoError, match=message):
+        load_certificate(foreign_certificate(subject, ca))
+
+
+def test_foreign_division_certificate_parses() -> None:
+    cert = load_certificate(foreign_certificate([ORG, OU_CLIENT, OU_FLOOD, CN], False))
+    assert (cert.role, cert.division) == ("client", "flood")

@@ -3,7 +3,11 @@
 Every organisation of a consortium runs a CA; the CA certifies the keys of
 the organisation's nodes, admins and clients. A subject always carries the
 organisation id in ``O``, the role in ``OU`` (one of :data:`ROLES`, or ``ca``
-for the CA itself) and a name in ``CN``. CA certificates have
+for the CA itself) and a name in ``CN``. An end-entity certificate may carry a
+second ``OU``, the division (a sub-unit of the organisation) its holder acts
+for: X.509's organizationalUnitName is the standard attribute for a sub-unit,
+and a division id is never a role word, so the two ``OU`` values cannot be
+confused. CA certificates have
 ``basicConstraints CA:TRUE, pathlen:0``, so a CA issues end-entity
 certificates only; end-entity certificates carry ``digitalSignature`` key
 usage, and TLS certificates add serverAuth + clientAuth and the node's
@@ -44,6 +48,7 @@ from jinglian.types.errors import CryptoError
 __all__ = [
     "CA_ROLE",
     "CERTIFICATE_BYTES_MAX",
+    "DIVISION_CHARS_MAX",
     "NAME_CHARS_MAX",
     "ROLES",
     "SAN_ENTRIES_MAX",
@@ -61,6 +66,9 @@ ROLES: Final = ("admin", "client", "consensus", "common")
 CA_ROLE: Final = "ca"
 """The ``OU`` of every CA certificate."""
 
+DIVISION_CHARS_MAX: Final = 64
+"""The longest division id a certificate's second ``OU`` may carry (the X.520 bound for OU)."""
+
 CERTIFICATE_BYTES_MAX: Final = 16 * 1024
 """The largest certificate :func:`load_certificate` reads, PEM or DER."""
 
@@ -76,6 +84,7 @@ VALIDITY_DAYS_MAX: Final = 36_500
 _SECONDS_PER_DAY: Final = 86_400
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ORG_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_DIVISION_ID: Final = re.compile(rf"[A-Za-z0-9._-]{{1,{DIVISION_CHARS_MAX}}}")
 _DNS_NAME: Final = re.compile(
     r"(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -127,6 +136,9 @@ class Certificate:
     """The role from the subject's ``OU``: one of :data:`ROLES`, or ``ca``."""
     common_name: str
     """The name from the subject's ``CN``."""
+    division: str
+    """The division id from the subject's second ``OU``, or ``""`` when it has none
+    (always ``""`` for a CA)."""
     is_ca: bool
     """Whether basicConstraints says CA:TRUE (exactly when ``role`` is ``ca``)."""
     not_before_ms: int
@@ -172,8 +184,10 @@ def load_certificate(data: bytes) -> Certificate:
 
     Raises CryptoError for anything that is not a well-formed jinglian
     certificate: junk, more than :data:`CERTIFICATE_BYTES_MAX` bytes, an
-    unknown key or signature algorithm, a subject without one ``O``, ``OU``
-    and ``CN``, an unknown role, or a role that disagrees with basicConstraints.
+    unknown key or signature algorithm, a subject without one ``O``, ``CN``
+    and role ``OU`` (plus at most one division ``OU``), an unknown role, a
+    malformed division, a CA with a division, or a role that disagrees with
+    basicConstraints.
     """
     if len(data) > CERTIFICATE_BYTES_MAX:
         raise CryptoError(f"certificate is over {CERTIFICATE_BYTES_MAX} bytes")
@@ -202,16 +216,19 @@ def _certificate_from(parsed: x509.Certificate) -> Certificate:
         return _certificate_from(x509.load_der_x509_certificate(canonical))
     if parsed.version is not x509.Version.v3:
         raise CryptoError("certificate is not X.509 v3")
-    org_id, role, common_name = _subject_fields(parsed.subject)
+    org_id, role, division, common_name = _subject_fields(parsed.subject)
     is_ca = _is_ca(parsed)
     if (role == CA_ROLE) != is_ca:
         raise CryptoError(f"certificate role {role!r} disagrees with basicConstraints CA={is_ca}")
+    if is_ca and division:
+        raise CryptoError(f"a CA certificate cannot carry a division (OU {division!r})")
     return Certificate(
         der=der,
         pem=parsed.public_bytes(Encoding.PEM).decode("ascii"),
         org_id=org_id,
         role=role,
         common_name=common_name,
+        division=division,
         is_ca=is_ca,
         not_before_ms=_to_ms(parsed.not_valid_before_utc),
         not_after_ms=_to_ms(parsed.not_valid_after_utc),
@@ -246,21 +263,45 @@ def _suite_of_key(spki_der: bytes) -> Suite:
     return get_suite(name)
 
 
-def _subject_fields(subject: x509.Name) -> tuple[str, str, str]:
+def _subject_fields(subject: x509.Name) -> tuple[str, str, str, str]:
+    """The subject's organisation, role, division (``""`` if none) and common name."""
     values: list[str] = []
-    for oid, label in (
-        (NameOID.ORGANIZATION_NAME, "O"),
-        (NameOID.ORGANIZATIONAL_UNIT_NAME, "OU"),
-        (NameOID.COMMON_NAME, "CN"),
-    ):
+    for oid, label in ((NameOID.ORGANIZATION_NAME, "O"), (NameOID.COMMON_NAME, "CN")):
         attributes = subject.get_attributes_for_oid(oid)
         if len(attributes) != 1 or not isinstance(attributes[0].value, str):
             raise CryptoError(f"certificate subject needs exactly one {label}")
         values.append(attributes[0].value)
-    org_id, role, common_name = values
-    if role != CA_ROLE and role not in ROLES:
-        raise CryptoError(f"certificate role (OU) {role!r} is not one of {', '.join(ROLES)}, ca")
-    return org_id, role, common_name
+    org_id, common_name = values
+    units = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    if not all(isinstance(unit.value, str) for unit in units):
+        raise CryptoError("certificate subject OU values must be text")
+    unit_values = [str(unit.value) for unit in units]
+    roles = [unit for unit in unit_values if unit == CA_ROLE or unit in ROLES]
+    if len(roles) != 1:
+        if not roles and len(unit_values) == 1:
+            raise CryptoError(
+                f"certificate role (OU) {unit_values[0]!r} is not one of {', '.join(ROLES)}, ca"
+            )
+        raise CryptoError("certificate subject needs exactly one OU that is a role")
+    if len(unit_values) > 2:
+        raise CryptoError("certificate subject has at most one division OU besides the role")
+    role = roles[0]
+    divisions = [unit for unit in unit_values if unit != role]
+    division = divisions[0] if divisions else ""
+    if division:
+        _check_division(division)
+    return org_id, role, division, common_name
+
+
+def _check_division(division: str) -> None:
+    """Raise CryptoError unless ``division`` is a well-formed division id."""
+    if not _DIVISION_ID.fullmatch(division):
+        raise CryptoError(
+            f"division {division!r} must be 1 to {DIVISION_CHARS_MAX} letters, digits, "
+            "'_', '.' or '-'"
+        )
+    if division == CA_ROLE or division in ROLES:
+        raise CryptoError(f"division {division!r} is a role word")
 
 
 def _is_ca(parsed: x509.Certificate) -> bool:
@@ -376,11 +417,13 @@ def issue_certificate(
     dns_names: Sequence[str] = (),
     ip_addresses: Sequence[str] = (),
     now_ms: int | None = None,
+    division: str = "",
 ) -> Certificate:
     """An end-entity certificate for ``public_key``, signed by the CA of ``org_id``.
 
     ``org_id`` must be the CA's own organisation and ``role`` one of
-    :data:`ROLES`. ``tls=True`` makes a TLS certificate (serverAuth and
+    :data:`ROLES`. A non-empty ``division`` is written as a second subject
+    ``OU``: the holder acts for that division of the organisation. ``tls=True`` makes a TLS certificate (serverAuth and
     clientAuth, with ``dns_names`` and ``ip_addresses`` as subjectAltName).
     The validity period starts at ``now_ms`` (default: the wall clock) and is
     cut short to end no later than the CA's.
@@ -392,6 +435,8 @@ def issue_certificate(
     if role not in ROLES:
         raise CryptoError(f"role {role!r} is not one of {', '.join(ROLES)}")
     _check_text("common name", common_name)
+    if division:
+        _check_division(division)
     not_before_s, not_after_s = _period(now_ms, validity_days)
     if not ca_cert.not_before_ms <= not_before_s * 1000 <= ca_cert.not_after_ms:
         raise CryptoError(f"{_describe(ca_cert)} is not valid at {_format_ms(not_before_s * 1000)}")
@@ -400,7 +445,7 @@ def issue_certificate(
     extensions = _end_entity_extensions(
         public_key, ca_cert.public_key, tls, dns_names, ip_addresses
     )
-    subject = _name(org_id, role, common_name)
+    subject = _name(org_id, role, common_name, division)
     draft = _Draft(subject, issuer, public_key, not_before_s, not_after_s, extensions)
     cert = _sign(suite, draft, ca_key)
     if cert.issuer_der_name != ca_cert.subject_der_name:
@@ -447,14 +492,15 @@ def _period(now_ms: int | None, validity_days: int) -> tuple[int, int]:
     return not_before_s, not_before_s + validity_days * _SECONDS_PER_DAY
 
 
-def _name(org_id: str, role: str, common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_id),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
+def _name(org_id: str, role: str, common_name: str, division: str = "") -> x509.Name:
+    attributes = [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_id),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+    ]
+    if division:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, division))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attributes)
 
 
 def _key_identifier(public_key: PublicKey) -> bytes:
