@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -152,6 +153,16 @@ def test_context_fields(chain: ContractHarness) -> None:
     assert value[:4] == ["org1", "admin", ADMIN.cert_id.hex(), "admin@org1"]
     assert value[4] == hashlib.sha256(b"tx%d" % height).hexdigest()
     assert value[5:] == [height, 1_700_000_000_000 + height * 1000, "t1", None, digest, digest]
+
+
+def test_sender_division(chain: ContractHarness) -> None:
+    chain.deploy(
+        "t1",
+        method("return [ctx.sender.division, [e.division for e in ctx.endorsers]]"),
+    )
+    member = dataclasses.replace(ADMIN, division="flood")
+    assert chain.invoke("t1", "run", sender=member).value == ["flood", ["flood"]]
+    assert chain.invoke("t1", "run", sender=ADMIN).value == ["", [""]]
 
 
 def test_events_in_order_and_bounded(chain: ContractHarness) -> None:

@@ -90,10 +90,12 @@ class Session:
         self.events: list[Event] = []
         """Events emitted so far."""
         signer = tx.sender
-        self.sender = SenderView(signer.org, signer.role, signer.cert_id, signer.common_name)
+        self.sender = SenderView(
+            signer.org, signer.role, signer.cert_id, signer.common_name, signer.division
+        )
         """``ctx.sender`` for every contract reached (read-only)."""
         self.endorsers = tuple(
-            SenderView(s.org, s.role, s.cert_id, s.common_name) for s in tx.signers()
+            SenderView(s.org, s.role, s.cert_id, s.common_name, s.division) for s in tx.signers()
         )
         """``ctx.endorsers``: every signer of the transaction, the sender first."""
 
@@ -138,10 +140,12 @@ def _text(value: object, meter: Meter) -> str:
 class SenderView:
     """``ctx.sender``: read-only facts about the signer."""
 
-    __slots__ = ("common_name", "id", "org", "role")
+    __slots__ = ("common_name", "division", "id", "org", "role")
     PUBLIC: ClassVar[frozenset[str]] = frozenset(__slots__)
 
-    def __init__(self, org: str, role: str, cert_id: bytes, common_name: str) -> None:
+    def __init__(
+        self, org: str, role: str, cert_id: bytes, common_name: str, division: str = ""
+    ) -> None:
         self.org = org
         """The signer's organisation."""
         self.role = role
@@ -150,6 +154,8 @@ class SenderView:
         """The signer's certificate id, hex."""
         self.common_name = common_name
         """The signer's certificate common name."""
+        self.division = division
+        """The division of ``org`` the signer's certificate names, or ``""``."""
 
 
 class ContractState:

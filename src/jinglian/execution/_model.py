@@ -23,6 +23,9 @@ class Sender:
     """The certificate's id (contracts see it as hex, ``ctx.sender.id``)."""
     common_name: str
     """The certificate subject's common name."""
+    division: str = ""
+    """The division (sub-unit of ``org``) the certificate names in its second ``OU``;
+    ``""`` when it names none (contracts see it as ``ctx.sender.division``)."""
 
 
 @dataclass(frozen=True, slots=True)

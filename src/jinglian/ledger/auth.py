@@ -49,6 +49,8 @@ class Signer:
     """Chain hash of the DER certificate."""
     common_name: str
     """``CN`` of the certificate."""
+    division: str = ""
+    """Division id from the certificate's second ``OU``; ``""`` when it has none."""
 
 
 class TxAuthenticator:
@@ -125,7 +127,11 @@ class TxAuthenticator:
                 f"signature by {cert.common_name!r} ({cert.org_id}) does not verify"
             )
         return Signer(
-            org=cert.org_id, role=cert.role, cert_id=cert.cert_id, common_name=cert.common_name
+            org=cert.org_id,
+            role=cert.role,
+            cert_id=cert.cert_id,
+            common_name=cert.common_name,
+            division=cert.division,
         )
 
     def _check_chain(self, cert: Certificate) -> None:

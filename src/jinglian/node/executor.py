@@ -53,8 +53,7 @@ class ContractExecutor:
     ) -> Outcome:
         """Run the transaction's call; a failure is an outcome, not an exception."""
         endorsers = tuple(
-            Sender(org=s.org, role=s.role, cert_id=s.cert_id, common_name=s.common_name)
-            for s in signers
+            Sender(s.org, s.role, s.cert_id, s.common_name, s.division) for s in signers
         )
         ctx = CallContext(
             tx_id=tx.id,
