@@ -491,6 +491,45 @@ def test_conditional_request_waits_for_approval(published: ContractHarness) -> N
     refused(chain, "approve", {"request_id": 2}, "request 2 is rejected", C1)
 
 
+def _member(division: str, org: str = "org2") -> Sender:
+    """A client of ``org`` whose certificate names ``division``."""
+    return Sender(
+        org=org,
+        role="client",
+        cert_id=f"{org}-{division}".encode().ljust(32, b"."),
+        common_name=f"member@{division}",
+        division=division,
+    )
+
+
+def test_a_division_member_requests_in_the_division_of_its_certificate(
+    published: ContractHarness,
+) -> None:
+    chain = published
+    flood = _member("flood")
+    result = chain.invoke("directory", "request", request_args(OPEN), sender=flood)
+    assert result.events[0].data["division"] == "flood"
+    assert ask(chain, "get_request", {"request_id": 1})["division"] == "flood"
+    call(chain, "request", request_args(OPEN, division="flood"), flood)
+    assert ask(chain, "get_request", {"request_id": 2})["division"] == "flood"
+    call(chain, "put_division", {"division_id": "roads", "name": "Roads office"}, A2)
+    mismatch = "your certificate is of division 'flood', not 'roads'"
+    refused(chain, "request", request_args(OPEN, division="roads"), mismatch, flood)
+    refused(chain, "request", request_args(OPEN), "'drains' is not an active", _member("drains"))
+    refused(
+        chain,
+        "request",
+        request_args(OPEN, duty="tax"),
+        "not an active division of org3",
+        _member("flood", "org3"),
+    )
+    call(chain, "retire_division", {"division_id": "flood"}, A2)
+    refused(chain, "request", request_args(OPEN), "'flood' is not an active division", flood)
+    refused(chain, "request", request_args(OPEN, division="flood"), "not an active", flood)
+    call(chain, "request", request_args(OPEN, division="roads"), C2)
+    assert ask(chain, "get_request", {"request_id": 3})["division"] == "roads"
+
+
 def test_bad_requests_are_refused(published: ContractHarness) -> None:
     chain = published
     refused(chain, "request", request_args(SECRET, items=["f000"]), "is not shared: X", C2)

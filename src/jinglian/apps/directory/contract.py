@@ -30,6 +30,7 @@ department's log and folded into its head hash)::
 Sharing::
 
     request(provider, catalog, items, duty, purpose, period_days, division=None)
+                                 made in the sender's certificate division when it has one
     approve(request_id)          reject(request_id, reason)
     revoke_grant(grant_id, reason)
     deliver(grant_id, request_hash, response_hash, size)
@@ -886,13 +887,30 @@ def check_requested_items(ctx, provider, catalog, items):
 
 
 def check_requester(ctx, duty, division):
+    """Check the sender's duty and division; return the division the request is made in.
+
+    A certificate that names a division binds its holder to it: the request is
+    made in that division, which must be an active division of the sender's
+    department, and an explicit ``division`` must be the same one. Without a
+    certificate division, ``division`` is optional and only has to be active.
+    """
     org = ctx.sender.org
     check_id(ctx, "duty", duty)
     active_entry(ctx, f"duty:{org}:{duty}", f"duty: {org} has no active duty {duty!r}")
+    own = ctx.sender.division
+    if own:
+        if division is not None and division != own:
+            ctx.fail(f"division: your certificate is of division {own!r}, not {division!r}")
+        refusal = (
+            f"division: your certificate's division {own!r} is not an active division of {org}"
+        )
+        active_entry(ctx, f"div:{org}:{own}", refusal)
+        return own
     if division is not None:
         check_id(ctx, "division", division)
         refusal = f"division: {org} has no active division {division!r}"
         active_entry(ctx, f"div:{org}:{division}", refusal)
+    return division
 
 
 def make_grant(ctx, request):
@@ -929,7 +947,11 @@ def make_grant(ctx, request):
 
 @invoke
 def request(ctx, provider, catalog, items, duty, purpose, period_days, division=None):
-    """Ask ``provider`` for ``items`` of ``catalog``, justified by one of the sender's duties."""
+    """Ask ``provider`` for ``items`` of ``catalog``, justified by one of the sender's duties.
+
+    The request is made in the division of the sender's certificate if it names
+    one (see ``check_requester``), else in ``division`` if given.
+    """
     check_role(ctx, SHARING_ROLES, "request")
     org = ctx.sender.org
     check_id(ctx, "provider", provider)
@@ -941,7 +963,7 @@ def request(ctx, provider, catalog, items, duty, purpose, period_days, division=
     if found["share_type"] == "not_shared":
         ctx.fail(f"catalog {provider}:{catalog} is not shared: {found['share_condition']}")
     check_requested_items(ctx, provider, catalog, items)
-    check_requester(ctx, duty, division)
+    division = check_requester(ctx, duty, division)
     check_text(ctx, "purpose", purpose, PURPOSE_CHARS_MAX, True)
     settings = current_settings(ctx)
     days_max = settings["period_days_max"]
