@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from jinglian.apps.directory import demo
 from jinglian.cli import cli
+from jinglian.crypto import load_certificate
 from jinglian.testing.process import NodeProcess, find_free_port, find_free_ports
 
 PLAN = "301001/000001"  # org1's conditional land-use catalog
@@ -355,6 +356,61 @@ def test_request_approve_reject_revoke(net: Path) -> None:
     mine = _json(_on(net, "requests", "--from", "org2", "--json"))
     assert {r["id"] for r in mine} >= {pending["id"], second["id"], opened["id"]}
     _error(_on(net, "requests"), "usage_error", exit_code=2)
+
+
+def test_division_members_request_in_their_division(net: Path) -> None:
+    for division in ("flood", "drains"):
+        _ok(
+            _on(
+                net,
+                "division",
+                "put",
+                division,
+                "--name",
+                f"{division} office",
+                identity="org2/admin",
+            )
+        )
+    added = _json(_on(net, "member", "add", "flood", "li.na", "--json", identity="org2/admin"))
+    assert added == {
+        "identity": "org2/li.na",
+        "division": "flood",
+        "org": "org2",
+        "role": "client",
+        "cert": "orgs/org2/users/li.na/cert.pem",
+        "key": "orgs/org2/users/li.na/key.pem",
+    }
+    cert = load_certificate((net / added["cert"]).read_bytes())
+    assert (cert.org_id, cert.role, cert.division, cert.common_name) == (
+        "org2", "client", "flood", "li.na.org2",
+    )  # fmt: skip
+    assert (net / added["key"]).stat().st_mode & 0o777 == 0o600
+    assert "org2/li.na" in json.loads((net / "network.json").read_text())["identities"]
+    done = _json(_request(net, OPEN, "--json", identity="org2/li.na"))
+    assert _json(_on(net, "show", "request", str(done["id"]), "--json"))["division"] == "flood"
+    assert "division       flood" in _ok(_on(net, "show", "request", str(done["id"])))
+    assert f"{done['id']}  granted   org2 (flood) -> org1" in _ok(
+        _on(net, "requests", "--from", "org2")
+    )
+    other = _request(net, OPEN, "--division", "flood-office", identity="org2/li.na")
+    assert "your certificate is of division 'flood'" in _error(other, "contract_failed")
+    _ok(_on(net, "member", "add", "drains", "wu.gang", identity="org2/admin"))
+    _ok(_on(net, "division", "retire", "drains", identity="org2/admin"))
+    retired = _request(net, OPEN, identity="org2/wu.gang")
+    assert "'drains' is not an active division of org2" in _error(retired, "contract_failed")
+    before = (net / "network.json").read_text()
+    users = sorted(path.name for path in (net / "orgs" / "org2" / "users").iterdir())
+    for args, message in (
+        (["drains", "x1"], "org2 has no active division 'drains'"),
+        (["nowhere", "x1"], "org2 has no active division 'nowhere'"),
+        (["flood", "li.na"], "identity org2/li.na already exists"),
+        (["flood", "admin"], "identity org2/admin already exists"),
+        (["flood", "../x1"], "member name '../x1' must be"),
+    ):
+        refused = _on(net, "member", "add", *args, identity="org2/admin")
+        assert message in _error(refused, "invalid_input")
+    assert (net / "network.json").read_text() == before
+    assert sorted(path.name for path in (net / "orgs" / "org2" / "users").iterdir()) == users
 
 
 def test_head_verify(net: Path) -> None:

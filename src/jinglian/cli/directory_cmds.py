@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import csv
 import json
+import os
+import re
 import shutil
 import time
 import tomllib
@@ -31,8 +33,17 @@ from jinglian.apps.directory import bulk, demo
 from jinglian.apps.directory import service as directory_service
 from jinglian.apps.directory.service import CONTRACT_NAME
 from jinglian.cli._base import Target, emit, json_option, show_value, target_options
-from jinglian.client import AsyncClient, Client, Identity, Network, load_network, local_approvers
-from jinglian.crypto import get_suite
+from jinglian.client import (
+    AsyncClient,
+    Client,
+    Identity,
+    Network,
+    find_network_dir,
+    load_network,
+    local_approvers,
+)
+from jinglian.crypto import get_suite, issue_certificate
+from jinglian.crypto.certs import NAME_CHARS_MAX
 from jinglian.exchange import fetch
 from jinglian.node.init import USER_ROLES, create_org_identities
 from jinglian.types.errors import (
@@ -59,6 +70,9 @@ WATCH_RETRY_S_MAX = 10.0
 LOG_PAGE = 100
 """Log entries per query (the contract's page limit)."""
 LIST_PAGE_MAX = 100
+MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A division member's name: a directory under ``orgs/<org>/users/`` and half of
+``<org>/<name>`` in ``network.json``."""
 REQUESTER_TOPICS = ("granted", "rejected", "revoked", "delivered")
 """Events ``watch`` shows a requester: the decisions and deliveries on its own requests."""
 
@@ -657,6 +671,134 @@ def division_list(
     )
 
 
+# -- division members ----------------------------------------------------------------------------
+
+
+@directory.group("member")
+def member_group() -> None:
+    """Identities of division members: certificates that name the division.
+
+    A member's certificate carries the division as a second subject OU, so every
+    request the member signs is made in that division (the contract checks it).
+
+    \b
+    Example:
+      jinglian directory member add flood zhang.wei --identity water/admin
+    """
+
+
+@member_group.command("add")
+@click.argument("division_id")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(USER_ROLES),
+    default="client",
+    show_default=True,
+    help="The member's role.",
+)
+@click.option("--org", help="Department (default: the identity's own).")
+@contract_option
+@target_options
+@json_option
+def member_add(
+    division_id: str,
+    name: str,
+    role: str,
+    org: str | None,
+    contract_name: str,
+    as_json: bool,
+    **target: Any,
+) -> None:
+    """Issue NAME an identity of division DIVISION_ID, from the department's CA.
+
+    The division must be an active division of the department on chain. The
+    key and certificate go to orgs/ORG/users/NAME/ in the network directory
+    (the CA is orgs/ORG/ca/), and network.json gains the identity ORG/NAME.
+
+    \b
+    Example:
+      jinglian directory member add flood zhang.wei --identity water/admin
+      jinglian directory request planning 301001/000001 --items parcel_id \\
+          --duty flood --purpose "flood risk map" --days 30 --identity water/zhang.wei
+    """
+    chosen, client = _client(target)
+    net_dir = find_network_dir(chosen.net)
+    if net_dir is None:
+        raise ConfigError("member add writes into a network directory: pass --net DIR")
+    with client:
+        department = org or _own_org(client)
+        found = _call(
+            lambda: sdk.division(client, department, division_id, contract=contract_name),
+            contract_name,
+        )
+    if found is None or found.get("status") != "active":
+        raise InvalidInput(f"{department} has no active division {division_id!r}")
+    done = _issue_member(net_dir, department, division_id, name, role)
+    emit(
+        as_json,
+        done,
+        lambda: [
+            f"identity {done['identity']} ({role}, division {division_id}) "
+            f"written to {done['cert']}"
+        ],
+    )
+
+
+def _issue_member(
+    net_dir: Path, org: str, division_id: str, name: str, role: str
+) -> dict[str, Any]:
+    """Issue ``name`` a ``role`` certificate of ``division_id`` from ``org``'s CA, write it
+    under ``orgs/<org>/users/<name>/`` and add ``<org>/<name>`` to ``network.json``.
+
+    Checks everything before writing; the user directory is built beside and renamed into
+    place, so a failure leaves neither a half-made identity nor a manifest entry.
+    """
+    if len(name) > NAME_CHARS_MAX or not MEMBER_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"member name {name!r} must be 1 to {NAME_CHARS_MAX} letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    identity = f"{org}/{name}"
+    network = load_network(net_dir)
+    users = net_dir / "orgs" / org / "users"
+    final = users / name
+    if identity in network.identities or final.exists():
+        raise InvalidInput(f"identity {identity} already exists in {net_dir}")
+    ca_dir = net_dir / "orgs" / org / "ca"
+    if not (ca_dir / "ca.key").is_file():
+        raise ConfigError(f"no CA key of {org} at {ca_dir / 'ca.key'}: it issues the member")
+    ca = Identity.load(ca_dir / "ca.pem", ca_dir / "ca.key")
+    key = ca.suite.generate_key()
+    cert = issue_certificate(
+        ca.suite,
+        ca.key,
+        ca.cert,
+        key.public_key(),
+        org,
+        role,
+        f"{name}.{org}",
+        division=division_id,
+    )
+    staging = users / f".{name}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    fd = os.open(staging / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.to_pem())
+    (staging / "cert.pem").write_text(cert.pem)
+    staging.replace(final)
+    entry = {
+        "org": org,
+        "role": role,
+        "cert": f"orgs/{org}/users/{name}/cert.pem",
+        "key": f"orgs/{org}/users/{name}/key.pem",
+    }
+    _add_identities(net_dir, {identity: entry})
+    return {"identity": identity, "division": division_id, **entry}
+
+
 # -- bulk import ---------------------------------------------------------------------------------
 
 
@@ -995,7 +1137,9 @@ def directory_requests(
         lambda: (
             [f"{len(found)} request(s) from {start}"]
             + [
-                f"  {r['id']:>6}  {r['status']:<9} {r['requester']} -> {r['provider']}:{r['catalog']}  "
+                f"  {r['id']:>6}  {r['status']:<9} {r['requester']}"
+                + (f" ({r['division']})" if r.get("division") else "")
+                + f" -> {r['provider']}:{r['catalog']}  "
                 f"{len(r['items'])} item(s), duty {r['duty']}, {r['period_days']} days"
                 for r in found
             ]
@@ -1981,22 +2125,29 @@ def _ensure_org_keys(net_dir: Path, suite: Any, org: str) -> None:
 
 def _ensure_manifest(net_dir: Path, orgs: Sequence[str]) -> None:
     """Add ``<org>/admin`` and ``<org>/client`` of each org to ``network.json`` (atomically)."""
+    _add_identities(
+        net_dir,
+        {
+            f"{org}/{role}": {
+                "org": org,
+                "role": role,
+                "cert": f"orgs/{org}/users/{role}/cert.pem",
+                "key": f"orgs/{org}/users/{role}/key.pem",
+            }
+            for org in orgs
+            for role in USER_ROLES
+        },
+    )
+
+
+def _add_identities(net_dir: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Add the ``entries`` not yet in ``network.json``'s ``identities`` (atomically)."""
     path = net_dir / "network.json"
     manifest = json.loads(path.read_text())
     identities = manifest["identities"]
-    changed = False
-    for org in orgs:
-        for role in USER_ROLES:
-            name = f"{org}/{role}"
-            if name not in identities:
-                identities[name] = {
-                    "org": org,
-                    "role": role,
-                    "cert": f"orgs/{org}/users/{role}/cert.pem",
-                    "key": f"orgs/{org}/users/{role}/key.pem",
-                }
-                changed = True
-    if changed:
+    added = {name: entry for name, entry in entries.items() if name not in identities}
+    if added:
+        identities.update(added)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp.replace(path)
