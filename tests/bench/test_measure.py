@@ -34,7 +34,9 @@ def test_latency_and_rates_of_signed_transactions(keys_net: Path) -> None:
     # The injected latency is 150 ms plus at most one 5 ms tick; sending and the stream add a few.
     low = COMMIT_DELAY_S * 1000
     assert low <= figures["latency_ms_p50"] <= low + 25
-    assert low <= figures["latency_ms_p99"] <= low + 50
+    # The tail also holds the scheduling delays of a loaded 2-core CI machine (seen: +52 ms);
+    # a measurement from the wrong moment would be off by the whole 150 ms or more.
+    assert low <= figures["latency_ms_p99"] <= low + 120
     assert figures["latency_samples"] == figures["submitted"]
     # Requests went out on schedule: 200 tx/s in batches of 4 is a request every 20 ms.
     assert figures["send_lag_ms_p99"] < 20
