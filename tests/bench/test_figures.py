@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -14,7 +15,7 @@ from jinglian.bench.figures import (
     latency_figures,
 )
 from jinglian.bench.load import RequestTiming, SendLog
-from jinglian.bench.observe import ResourceSample
+from jinglian.bench.observe import ResourceSample, process_private_bytes, process_rss_bytes
 from jinglian.testing.loadgen.figures import percentile
 from jinglian.testing.loadgen.records import BlockSeen
 
@@ -109,6 +110,23 @@ def test_cpu_and_memory_of_each_node() -> None:
     assert figures["generator_cpu_cores"] == pytest.approx(0.2)
     assert figures["machine_cpu_cores"] == 1.0
     assert figures["other_processes_cpu_cores"] == pytest.approx(0.3)
+
+
+def test_private_memory_apart_from_the_mapped_store() -> None:
+    samples = [
+        ResourceSample(T0, {"node1": (10.0, 300 * MIB)}, 1.0, 50.0, {"node1": 100 * MIB}),
+        ResourceSample(T0 + 1, {"node1": (10.4, 400 * MIB)}, 1.1, 51.0, {"node1": 102 * MIB}),
+        ResourceSample(T0 + 2, {"node1": (11.0, 500 * MIB)}, 1.2, 52.0, {"node1": 105 * MIB}),
+    ]
+    node = compute_resource_figures(samples, (T0, T0 + 2), signing_cpu_s=0.0)["nodes"]["node1"]
+    assert node["rss_growth_pct"] == pytest.approx(66.67)
+    assert (node["private_mib_start"], node["private_mib_end"]) == (100, 105)
+    assert node["private_growth_pct"] == 5.0
+
+
+def test_private_memory_of_this_process() -> None:
+    private = process_private_bytes(os.getpid())
+    assert 0 < private <= process_rss_bytes(os.getpid())
 
 
 def test_series_per_second() -> None:

@@ -205,6 +205,15 @@ def compute_resource_figures(
             "rss_mib_max": round(max(rss), 1),
             "rss_growth_pct": round((rss[-1] - rss[0]) / rss[0] * 100, 2),
         }
+        private = [s.private[name] / MIB for s in inside if name in s.private]
+        if len(private) >= 2 and private[0] > 0:
+            nodes[name].update(
+                {
+                    "private_mib_start": round(private[0], 1),
+                    "private_mib_end": round(private[-1], 1),
+                    "private_growth_pct": round((private[-1] - private[0]) / private[0] * 100, 2),
+                }
+            )
     generator = last.generator_cpu_s - first.generator_cpu_s + signing_cpu_s
     machine = last.machine_busy_s - first.machine_busy_s
     figures: dict[str, Any] = {

@@ -139,6 +139,20 @@ def process_rss_bytes(pid: int) -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+def process_private_bytes(pid: int) -> int:
+    """Private (anonymous) resident memory of process ``pid`` in bytes: ``RssAnon`` of
+    ``/proc/PID/status``.
+
+    The resident size also counts the pages of the memory-mapped store (``RssFile``), which
+    grow with the chain on disk and which the kernel reclaims at will; the process's own
+    heap is what a leak would grow.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"/proc/{pid}/status has no RssAnon line")
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceSample:
     """One reading of every watched process and of the machine."""
@@ -151,6 +165,8 @@ class ResourceSample:
     """This process's CPU seconds so far (all threads)."""
     machine_busy_s: float
     """CPU seconds all cores have been busy since boot."""
+    private: Mapping[str, int] = field(default_factory=dict)
+    """Node name -> private resident bytes (``process_private_bytes``), where readable."""
 
 
 @dataclass
@@ -165,10 +181,12 @@ class ResourceSampler:
     def sample(self) -> ResourceSample:
         """Read everything now and keep the reading."""
         nodes = {}
+        private = {}
         for name, pid in self.pids.items():
             with contextlib.suppress(OSError, ValueError, IndexError):
                 nodes[name] = (process_cpu_s(pid), process_rss_bytes(pid))
-        reading = ResourceSample(time.time(), nodes, time.process_time(), machine_busy_s())
+                private[name] = process_private_bytes(pid)
+        reading = ResourceSample(time.time(), nodes, time.process_time(), machine_busy_s(), private)
         self.samples.append(reading)
         return reading
 
