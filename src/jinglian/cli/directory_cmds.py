@@ -1,5 +1,7 @@
-"""``jinglian directory``: publish a department's directory, share data between departments,
-follow the sharing workflow as it commits, and load demo data onto a devnet.
+"""``jinglian directory``: publish a department's directory and share data between departments.
+
+``watch`` is in ``directory_watch``, ``demo`` in ``directory_demo``; both add their
+commands to the group defined here.
 
 The department is always the signer's organisation (``--identity org/role``): the
 contract puts every write in the sender's own directory, so these commands never name
@@ -9,35 +11,27 @@ decisions an ``admin`` or a ``client``. See ``docs/apps/directory.md``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import json
 import os
 import re
 import shutil
 import time
-import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
-from websockets.exceptions import WebSocketException
 
 from jinglian.apps import directory as sdk
-from jinglian.apps.directory import bulk, demo
+from jinglian.apps.directory import bulk
 from jinglian.apps.directory import service as directory_service
 from jinglian.apps.directory.service import CONTRACT_NAME
 from jinglian.cli._base import Target, emit, json_option, show_value, target_options
 from jinglian.client import (
-    AsyncClient,
     Client,
     Identity,
-    Network,
     find_network_dir,
     load_network,
     local_approvers,
@@ -45,7 +39,7 @@ from jinglian.client import (
 from jinglian.crypto import get_suite, issue_certificate
 from jinglian.crypto.certs import NAME_CHARS_MAX
 from jinglian.exchange import fetch
-from jinglian.node.init import USER_ROLES, create_org_identities
+from jinglian.node.init import USER_ROLES
 from jinglian.types.errors import (
     ConfigError,
     InvalidInput,
@@ -53,28 +47,17 @@ from jinglian.types.errors import (
     NotFound,
     UnknownContract,
 )
-from jinglian.types.tx import ENDORSEMENTS_MAX
 
 __all__ = ["directory"]
 
 ITEMS_ARG_MAX = 200
 """Most items one ``request --items`` names (the contract's limit)."""
-RULES_BYTES_MAX = 1024 * 1024
-"""Largest ``--auto-approve`` rule file."""
-RULES_MAX = 1000
-"""Most rules one rule file holds."""
-WATCH_WAKE_S = 2.0
-"""``watch`` reads new blocks at least this often even if the stream says nothing."""
-WATCH_RETRY_S_MAX = 10.0
-"""Longest pause between reconnection attempts of ``watch``."""
 LOG_PAGE = 100
 """Log entries per query (the contract's page limit)."""
 LIST_PAGE_MAX = 100
 MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """A division member's name: a directory under ``orgs/<org>/users/`` and half of
 ``<org>/<name>`` in ``network.json``."""
-REQUESTER_TOPICS = ("granted", "rejected", "revoked", "delivered")
-"""Events ``watch`` shows a requester: the decisions and deliveries on its own requests."""
 
 contract_option = click.option(
     "--contract",
@@ -799,6 +782,19 @@ def _issue_member(
     return {"identity": identity, "division": division_id, **entry}
 
 
+def _add_identities(net_dir: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Add the ``entries`` not yet in ``network.json``'s ``identities`` (atomically)."""
+    path = net_dir / "network.json"
+    manifest = json.loads(path.read_text())
+    identities = manifest["identities"]
+    added = {name: entry for name, entry in entries.items() if name not in identities}
+    if added:
+        identities.update(added)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(path)
+
+
 # -- bulk import ---------------------------------------------------------------------------------
 
 
@@ -1434,720 +1430,3 @@ def directory_fetch(
             f"the chain; receipt recorded ({result.status})",
         ],
     )
-
-
-# -- watch ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalRule:
-    """One ``--auto-approve`` rule: a request matching every listed field is approved."""
-
-    catalogs: tuple[str, ...]
-    """Catalog codes of your department (``*``: any)."""
-    requesters: tuple[str, ...]
-    """Requesting departments (``*``: any)."""
-    duties: tuple[str, ...]
-    """The requester's duties (``*``: any)."""
-    period_days_max: int | None
-    """Longest period approved, or no limit."""
-
-    def allows(self, request: dict[str, Any]) -> bool:
-        """Whether this rule approves ``request`` (a ``requested`` event or a request record)."""
-
-        def match(values: tuple[str, ...], value: Any) -> bool:
-            return "*" in values or value in values
-
-        return (
-            match(self.catalogs, request.get("catalog"))
-            and match(self.requesters, request.get("requester"))
-            and match(self.duties, request.get("duty"))
-            and (
-                self.period_days_max is None
-                or int(request.get("period_days", 0)) <= self.period_days_max
-            )
-        )
-
-
-def load_rules(path: Path) -> list[ApprovalRule]:
-    """Read an auto-approval rule file (TOML ``[[rule]]`` tables, or JSON ``{"rules": [...]}``).
-
-    Each rule lists ``catalogs``, ``requesters`` and optionally ``duties`` (``"*"``
-    for any) and ``period_days_max``; a request is approved when one rule matches
-    it entirely. Anything else in the file is an error.
-    """
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(RULES_BYTES_MAX + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(data) > RULES_BYTES_MAX:
-        raise InvalidInput(f"{path} is larger than {RULES_BYTES_MAX} bytes")
-    try:
-        if path.suffix.lower() == ".json":
-            document = json.loads(data.decode())
-            raw = document.get("rules") if isinstance(document, dict) else None
-        else:
-            document = tomllib.loads(data.decode())
-            raw = document.get("rule")
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
-        raise InvalidInput(f"{path}: not valid {kind}: {exc}") from exc
-    if not isinstance(raw, list) or not raw:
-        raise InvalidInput(f'{path}: no rules (TOML [[rule]] tables, or JSON {{"rules": [...]}})')
-    if len(raw) > RULES_MAX:
-        raise InvalidInput(f"{path}: {len(raw)} rules, over {RULES_MAX}")
-    return [_rule(path, index, value) for index, value in enumerate(raw)]
-
-
-def _rule(path: Path, index: int, value: Any) -> ApprovalRule:
-    where = f"{path}: rule {index + 1}"
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where} must be a table")
-    known = {"catalogs", "requesters", "duties", "period_days_max"}
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise InvalidInput(f"{where}: unknown key {unknown[0]!r}; keys: {', '.join(sorted(known))}")
-
-    def names(key: str, required: bool) -> tuple[str, ...]:
-        listed = value.get(key, None if required else ["*"])
-        if isinstance(listed, str):
-            listed = [listed]
-        if (
-            not isinstance(listed, list)
-            or not listed
-            or not all(isinstance(v, str) for v in listed)
-        ):
-            raise InvalidInput(f'{where}: {key} must be a non-empty list of strings (or "*")')
-        return tuple(listed)
-
-    period = value.get("period_days_max")
-    if period is not None and (
-        not isinstance(period, int) or isinstance(period, bool) or period < 1
-    ):
-        raise InvalidInput(f"{where}: period_days_max must be a positive integer")
-    return ApprovalRule(
-        catalogs=names("catalogs", True),
-        requesters=names("requesters", True),
-        duties=names("duties", False),
-        period_days_max=period,
-    )
-
-
-@dataclass
-class _Watch:
-    """What ``watch`` keeps between blocks: the last height handled and its options."""
-
-    org: str
-    contract: str
-    rules: list[ApprovalRule] | None
-    as_json: bool
-    state_file: Path | None
-    exit_after: int | None
-    height: int = 0
-    partial: int = 0
-    """Directory events of block ``height + 1`` already handled."""
-    shown: int = 0
-    """Notifications printed so far (for ``--exit-after``)."""
-    seen_requests: set[int] = field(default_factory=set)
-    """Requests this process already decided on (a block read again decides nothing twice)."""
-
-    def save(self) -> None:
-        """Write the position to the state file (beside it, then renamed into place)."""
-        if self.state_file is not None:
-            tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-            state = {"height": self.height, "partial": self.partial, "org": self.org}
-            tmp.write_text(json.dumps(state) + "\n")
-            tmp.replace(self.state_file)
-
-    @property
-    def done(self) -> bool:
-        """Whether ``--exit-after`` notifications were printed."""
-        return self.exit_after is not None and self.shown >= self.exit_after
-
-
-@directory.command("watch")
-@click.option(
-    "--auto-approve",
-    "rules_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Approve conditional requests a rule in this TOML/JSON file allows.",
-)
-@click.option(
-    "--since",
-    type=click.IntRange(0),
-    help="Handle the blocks after this height first (default: from now on).",
-)
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Keep the last handled height here; a restarted watch resumes after it.",
-)
-@click.option(
-    "--exit-after",
-    type=click.IntRange(1),
-    help="Stop at the end of the block in which this many notifications were printed.",
-)
-@contract_option
-@target_options
-@json_option
-def directory_watch(
-    rules_file: Path | None,
-    since: int | None,
-    state_file: Path | None,
-    exit_after: int | None,
-    contract_name: str,
-    as_json: bool,
-    **target: Any,
-) -> None:
-    """Print, as they commit, requests addressed to your department and decisions,
-    revocations and deliveries on its own requests; optionally approve by rule.
-
-    Follows the node's event stream (WebSocket) and reads each new block's
-    transactions, so nothing is missed: if the node restarts, watch reconnects
-    and resumes after the last block it handled (with --state, even across
-    its own restarts). With --json, one JSON object per line.
-
-    Rule file (TOML), approving a matching pending request:
-
-    \b
-      [[rule]]
-      catalogs = ["301001/000001"]     # your catalogs, or "*"
-      requesters = ["water"]           # requesting departments, or "*"
-      duties = ["flood"]               # the requester's duties (default "*")
-      period_days_max = 90             # optional
-
-    \b
-    Example:
-      jinglian directory watch --identity planning/admin --auto-approve rules.toml
-      jinglian directory watch --identity water/client --json --state water.watch
-    """
-    rules = load_rules(rules_file) if rules_file is not None else None
-    _, client = _client(target)
-    with client:
-        org = _own_org(client)
-        start, partial = since, 0
-        if start is None and state_file is not None and state_file.is_file():
-            start, partial = _saved_position(state_file, org)
-        if start is None:
-            start = int(client.get_block("latest")["height"])
-        base_url, identity = client.base_url, client.identity
-    watch = _Watch(org, contract_name, rules, as_json, state_file, exit_after, start, partial)
-    click.echo(
-        f"watching {org}'s requests and decisions after block {start} at {base_url}"
-        + (f", approving by {len(rules)} rule(s)" if rules else "")
-        + " (Ctrl-C stops)",
-        err=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_watch_loop(base_url, identity, watch))
-
-
-def _saved_position(path: Path, org: str) -> tuple[int, int]:
-    """The height and the events of the next block a watch state file says were handled."""
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the watch state {path}: {exc}") from exc
-    if (
-        not isinstance(saved, dict)
-        or saved.get("org") != org
-        or not isinstance(saved.get("height"), int)
-        or not isinstance(saved.get("partial", 0), int)
-    ):
-        raise ConfigError(f"{path} is not a watch state of {org}")
-    return int(saved["height"]), int(saved.get("partial", 0))
-
-
-async def _watch_loop(base_url: str, identity: Any, watch: _Watch) -> None:
-    """Follow blocks forever (or until ``exit_after``), reconnecting with a growing pause."""
-    pause = 0.5
-    while not watch.done:
-        try:
-            async with AsyncClient(base_url, identity) as client:
-                await _follow(client, watch)
-                pause = 0.5
-        except (httpx.TransportError, OSError, WebSocketException, JinglianError) as exc:
-            if isinstance(exc, JinglianError) and exc.code not in (
-                "busy",
-                "unavailable",
-                "internal",
-            ):
-                raise
-            _note(f"connection lost ({exc.__class__.__name__}); reconnecting in {pause:g} s")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, WATCH_RETRY_S_MAX)
-
-
-async def _follow(client: AsyncClient, watch: _Watch) -> None:
-    """Read every block after ``watch.height``, then each new one the stream announces."""
-    wake: asyncio.Queue[object] = asyncio.Queue()
-    lost = object()
-
-    async def pump() -> None:
-        try:
-            async for _message in client.subscribe(watch.contract, blocks=True):
-                wake.put_nowait(None)
-        except (OSError, WebSocketException):
-            pass
-        wake.put_nowait(lost)
-
-    task = asyncio.create_task(pump())
-    try:
-        await _catch_up(client, watch)
-        _note(f"connected: handled every block up to {watch.height}")
-        while not watch.done:
-            await _catch_up(client, watch)
-            if watch.done:
-                return
-            try:
-                signal = await asyncio.wait_for(wake.get(), WATCH_WAKE_S)
-            except TimeoutError:
-                continue
-            if signal is lost:
-                await _catch_up(client, watch)
-                raise httpx.TransportError("the event stream closed")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-
-
-async def _catch_up(client: AsyncClient, watch: _Watch) -> None:
-    """Handle every block after ``watch.height`` up to the latest, each event once: the
-    events of a block cut short (a lost connection) are counted in ``watch.partial`` and
-    skipped when the block is read again."""
-    latest = int((await client.get_block("latest"))["height"])
-    while watch.height < latest and not watch.done:
-        height = watch.height + 1
-        start = 0
-        seen = 0
-        while True:
-            page = await client.call_api("GET", f"/blocks/{height}/txs", params={"start": start})
-            for tx in page["txs"]:
-                if tx["receipt"]["status"] != "ok":
-                    continue
-                for event in tx["receipt"]["events"]:
-                    if event["contract"] != watch.contract:
-                        continue
-                    seen += 1
-                    if seen <= watch.partial:
-                        continue
-                    await _handle(client, watch, height, event["topic"], event["data"])
-                    watch.partial = seen
-                    watch.save()
-            start += len(page["txs"])
-            if not page["txs"] or start >= int(page["tx_count"]):
-                break
-        watch.height = height
-        watch.partial = 0
-        watch.save()
-
-
-async def _handle(
-    client: AsyncClient, watch: _Watch, height: int, topic: str, data: dict[str, Any]
-) -> None:
-    org = watch.org
-    if org not in data.get("orgs", []) or topic in ("changed", "settings"):
-        return
-    mine = data.get("requester") == org
-    addressed = data.get("provider") == org
-    if topic == "requested" and addressed:
-        await _show(watch, height, topic, data, _request_line(data))
-        if watch.rules is not None and data.get("status") == "pending":
-            await _decide(client, watch, height, data)
-        return
-    if addressed and topic == "confirmed":
-        text = f"delivery {data.get('delivery')} confirmed by {data.get('requester')}"
-    elif mine and topic in REQUESTER_TOPICS:
-        text = {
-            "granted": f"request {data.get('request')} granted by {data.get('provider')} "
-            f"(grant {data.get('grant')}, until {_time(data.get('end'))})",
-            "rejected": f"request {data.get('request')} rejected by {data.get('provider')}: "
-            f"{data.get('reason')}",
-            "revoked": f"grant {data.get('grant')} revoked by {data.get('provider')}: "
-            f"{data.get('reason')}",
-            "delivered": f"delivery {data.get('delivery')} under grant {data.get('grant')} "
-            f"from {data.get('provider')}",
-        }[topic]
-    else:
-        return
-    await _show(watch, height, topic, data, text)
-
-
-def _request_line(data: dict[str, Any]) -> str:
-    return (
-        f"request {data.get('request')} from {data.get('requester')} for "
-        f"{data.get('catalog')} ({', '.join(data.get('items') or [])}), duty {data.get('duty')}, "
-        f"{data.get('period_days')} days, {data.get('status')}: {data.get('purpose')}"
-    )
-
-
-async def _decide(client: AsyncClient, watch: _Watch, height: int, data: dict[str, Any]) -> None:
-    request_id = int(data["request"])
-    if request_id in watch.seen_requests:
-        return
-    watch.seen_requests.add(request_id)
-    assert watch.rules is not None
-    if not any(rule.allows(data) for rule in watch.rules):
-        await _show(
-            watch,
-            height,
-            "left",
-            {"request": request_id},
-            f"request {request_id}: no rule allows it; left for a decision",
-        )
-        return
-    current = (await client.query(watch.contract, "get_request", {"request_id": request_id})).value
-    if not isinstance(current, dict) or current.get("status") != "pending":
-        status = current.get("status") if isinstance(current, dict) else None
-        await _show(
-            watch,
-            height,
-            "skipped",
-            {"request": request_id, "status": status},
-            f"request {request_id} is {status}; nothing to approve",
-        )
-        return
-    try:
-        result = await client.invoke(watch.contract, "approve", {"request_id": request_id})
-    except JinglianError as exc:
-        await _show(
-            watch, height, "approve_failed", {"request": request_id, "error": exc.message},
-            f"request {request_id}: approval failed: {exc.message} ({exc.code})",
-        )  # fmt: skip
-        return
-    await _show(
-        watch, height, "approved", {"request": request_id, "tx_id": result.id, "height": result.height},
-        f"request {request_id} approved by rule (tx {result.id[:16]}..., block {result.height})",
-    )  # fmt: skip
-
-
-async def _show(watch: _Watch, height: int, topic: str, data: dict[str, Any], text: str) -> None:
-    watch.shown += 1
-    if watch.as_json:
-        click.echo(
-            json.dumps(
-                {"height": height, "event": topic, **data}, ensure_ascii=False, sort_keys=True
-            )
-        )
-    else:
-        click.echo(f"[block {height}] {text}")
-
-
-def _note(text: str) -> None:
-    """A line about the watch itself (stderr, so --json output stays one object per line)."""
-    click.echo(text, err=True)
-
-
-# -- demo data -----------------------------------------------------------------------------------
-
-
-DEMO_DIR = Path("demo")
-"""Where the demo writes under the network directory (``sources/`` inside)."""
-
-
-@directory.command("demo")
-@click.option(
-    "--departments",
-    type=click.IntRange(2, demo.DEPARTMENTS_MAX),
-    default=60,
-    show_default=True,
-    help="Departments (member organisations added to the devnet).",
-)
-@click.option(
-    "--catalogs", type=click.IntRange(2), default=5000, show_default=True, help="Catalogs in all."
-)
-@click.option(
-    "--items",
-    "item_count",
-    type=click.IntRange(2),
-    default=50_000,
-    show_default=True,
-    help="Data items in all.",
-)
-@click.option(
-    "--divisions", type=click.IntRange(2), default=1000, show_default=True, help="Divisions in all."
-)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator.")
-@contract_option
-@target_options
-@json_option
-def directory_demo(
-    departments: int,
-    catalogs: int,
-    item_count: int,
-    divisions: int,
-    seed: int,
-    contract_name: str,
-    as_json: bool,
-    **target: Any,
-) -> None:
-    """Load a city's demo directory onto a running devnet: departments, duties, divisions,
-    catalogs and items, and example data sources of the land-use planning data.
-
-    Each department becomes a member organisation (CA and admin/client identities
-    written under the network directory and into network.json, added with org.add
-    approved by the devnet's local admins). Its directory is then published by its
-    own admin. The planning commission (planning) publishes the land-use planning
-    data 301001/000001; the water authority (water) has the duty flood-control to
-    request it. The example sources are NET/demo/sources/landuse.csv, landuse.sqlite
-    (table landuse) and landuse.sql (PostgreSQL). Running it again loads only what
-    is missing.
-
-    \b
-    Example:
-      jinglian devnet up --nodes 4 --detach
-      jinglian directory demo
-      jinglian directory demo --departments 5 --catalogs 50 --items 500 --divisions 20
-    """
-    sizes = demo.Sizes(departments, catalogs, item_count, divisions)
-    sizes.check()
-    chosen = Target(**target)
-    network = chosen.network()
-    if network is None or not network.devnet:
-        raise ConfigError(
-            "the demo needs a devnet (`jinglian devnet up`): it adds organisations with the "
-            "approvals of the local admin identities"
-        )
-    started = time.monotonic()
-    say = _say(as_json)
-    generated = demo.generate(sizes, seed)
-    say(f"generated {sizes.departments} departments in {time.monotonic() - started:.1f} s")
-    sources = demo.write_sources(network.root / DEMO_DIR / "sources")
-    say(f"example sources in {sources['landuse.csv'].parent}")
-    with chosen.client(sign=True) as client:
-        added = add_departments(client, network.root, [(d.org, d.name) for d in generated], say)
-        network = chosen.network()
-        assert network is not None
-        phases: list[list[bulk.CallSpec]] = [[], [], []]
-        skipped = {"duties": 0, "divisions": 0, "catalogs": 0, "items": 0}
-        to_send = dict.fromkeys(skipped, 0)
-        compare_started = time.monotonic()
-        for department in generated:
-            identity = _identity_of(network, f"{department.org}/admin")
-            if _demo_complete(client, department, contract_name):
-                for kind, count in department.plan.count().items():
-                    skipped[kind] += count
-                continue
-            changes = _compare(client, department.org, department.plan, contract_name)
-            if department.plan.problems:
-                raise bulk.refuse(department.plan.problems, f"the demo data of {department.org}")
-            for phase, calls in zip(phases, bulk.calls_of(changes, identity), strict=True):
-                phase.extend(calls)
-            for kind in skipped:
-                skipped[kind] += changes.skipped.get(kind, 0)
-                to_send[kind] += changes.count()[kind]
-        say(
-            f"compared with the chain in {time.monotonic() - compare_started:.1f} s: "
-            + ", ".join(f"{to_send[k]} {k} to send ({skipped[k]} there)" for k in skipped)
-        )
-        report = bulk.SendReport()
-        if any(phases):
-            report = bulk.send_phases(
-                client, phases, contract=contract_name, on_progress=_progress_printer(as_json)
-            )
-    result = {
-        "departments": sizes.departments,
-        "organisations_added": added,
-        "sent": to_send,
-        "already_there": skipped,
-        "transactions": sum(len(p) for p in phases),
-        "committed": report.committed,
-        "failed": report.failed,
-        "load_seconds": round(report.seconds, 1),
-        "tx_per_s": round(report.rate, 1),
-        "seconds": round(time.monotonic() - started, 1),
-        "sources": {name: str(path) for name, path in sources.items()},
-    }
-    emit(as_json, result, lambda: _demo_lines(result))
-    if report.failed:
-        raise JinglianError(f"{len(report.failed)} transaction(s) failed: {report.failed[0]}")
-
-
-def _demo_complete(client: Client, department: demo.Department, contract_name: str) -> bool:
-    """Whether ``department`` holds exactly the changes a complete load of the demo makes.
-
-    A department's head counts its changes: a load writes each duty, division
-    and catalog once and each catalog's items in one batch, so a head at that
-    count (and the catalogs all listed) means nothing is missing and no one
-    changed it since; anything else is compared entry by entry.
-    """
-    plan = department.plan
-    expected = len(plan.duties) + len(plan.divisions) + len(plan.catalogs)
-    expected += sum(-(-len(items) // bulk.ITEMS_BATCH_MAX) for items in plan.items.values())
-    found = sdk.head(client, department.org, contract=contract_name)
-    if found.get("seq") != expected:
-        return False
-    listed: list[dict[str, Any]] = []
-    while True:
-        page = sdk.catalogs(
-            client, department.org, start=len(listed), limit=LIST_PAGE_MAX, contract=contract_name
-        )
-        listed += page
-        if len(page) < LIST_PAGE_MAX:
-            break
-    return {c["code"] for c in listed if c["status"] == "active"} == set(plan.catalogs)
-
-
-def _say(quiet: bool) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if not quiet:
-            click.echo(text, err=True)
-
-    return say
-
-
-def _identity_of(network: Network, name: str) -> Identity:
-    entry = network.identity(name)
-    return Identity.load(entry.cert, entry.key)
-
-
-def _demo_lines(result: dict[str, Any]) -> list[str]:
-    sent, there = result["sent"], result["already_there"]
-    if result["transactions"] == 0 and not result["organisations_added"]:
-        head = "the demo data is already on chain: nothing to load"
-    else:
-        head = (
-            f"loaded {result['departments']} departments: {result['committed']} of "
-            f"{result['transactions']} transactions in {result['load_seconds']} s "
-            f"({result['tx_per_s']} tx/s)"
-        )
-    return [
-        head,
-        *(f"  {kind:<10} {sent[kind]:>6} sent, {there[kind]:>6} already there" for kind in sent),
-        f"  organisations added: {len(result['organisations_added'])}",
-        f"  sources: {result['sources']['landuse.csv']} (+ .sqlite, .sql)",
-        f"done in {result['seconds']} s",
-    ]
-
-
-# -- adding departments as member organisations --------------------------------------------------
-
-
-def add_departments(
-    client: Client,
-    net_dir: Path,
-    departments: Sequence[tuple[str, str]],
-    say: Callable[[str], None],
-) -> list[str]:
-    """Make each ``(org id, name)`` a member organisation of the devnet in ``net_dir``.
-
-    Keys and certificates are created as ``jinglian init`` does (``orgs/<org>/ca``,
-    ``users/admin``, ``users/client``) and the identities written into
-    ``network.json``; then ``org.add`` is sent in rounds, each transaction endorsed
-    by the admins of every member (up to the chain's endorsement limit), so a round
-    of up to ``2a - n - 1`` additions (``a`` endorsing of ``n`` members) commits even
-    when it spans several blocks. Returns the organisations added.
-    """
-    network = load_network(net_dir)
-    suite = get_suite(network.crypto)
-    members = [str(org["id"]) for org in client.query("chain_config", "orgs").value]
-    missing = [(org, name) for org, name in departments if org not in members]
-    members_max = 2 * ENDORSEMENTS_MAX
-    if len(members) + len(missing) > members_max:
-        raise ConfigError(
-            f"{len(members)} members and {len(missing)} new departments would make "
-            f"{len(members) + len(missing)}; endorsements can add members up to {members_max} "
-            f"(a majority of {members_max - 1} is {ENDORSEMENTS_MAX}, the most one transaction "
-            f"carries): ask for at most {members_max - len(members)} departments"
-        )
-    for org, _ in departments:
-        _ensure_org_keys(net_dir, suite, org)
-    _ensure_manifest(net_dir, [org for org, _ in departments])
-    if not missing:
-        return []
-    network = load_network(net_dir)
-    cas = {org: (net_dir / "orgs" / org / "ca" / "ca.pem").read_text() for org, _ in missing}
-    admins = {
-        e.org: Identity.load(e.cert, e.key)
-        for e in network.identities.values()
-        if e.role == "admin"
-    }
-    started = time.monotonic()
-    pending = list(missing)
-    while pending:
-        endorsers = [admins[org] for org in members if org in admins][:ENDORSEMENTS_MAX]
-        if len(endorsers) * 2 <= len(members):
-            raise ConfigError(
-                f"{len(endorsers)} admins can endorse, but a majority of the {len(members)} "
-                f"members is {len(members) // 2 + 1} (the chain takes at most "
-                f"{ENDORSEMENTS_MAX} endorsements per transaction)"
-            )
-        size = max(1, 2 * len(endorsers) - len(members) - 1)
-        batch, pending = pending[:size], pending[size:]
-        txs = []
-        for org, name in batch:
-            args = {"id": org, "name": name[:128], "ca_cert": cas[org]}
-            tx = endorsers[0].sign_tx(network.chain_id, "chain_config", "add_org", args)
-            for endorser in endorsers[1:]:
-                tx = endorser.endorse(tx)
-            txs.append(tx)
-        outcomes = client.submit_many(txs)
-        for outcome in outcomes:
-            if not isinstance(outcome, str):
-                raise outcome
-        for tx, (org, _) in zip(txs, batch, strict=True):
-            result = client.wait_tx(tx.id.hex(), ORG_ADD_TIMEOUT_S)
-            if not result.ok:
-                raise JinglianError(f"org.add {org}: {result.error} ({result.status})")
-            members.append(org)
-        say(
-            f"added {len(batch)} organisation(s), {len(members)} members now "
-            f"({len(endorsers)} endorsements each)"
-        )
-    say(f"added {len(missing)} organisations in {time.monotonic() - started:.1f} s")
-    return [org for org, _ in missing]
-
-
-ORG_ADD_TIMEOUT_S = 60.0
-"""How long one round of ``org.add`` may take to commit."""
-
-
-def _ensure_org_keys(net_dir: Path, suite: Any, org: str) -> None:
-    """Create ``orgs/<org>`` (CA, admin, client) unless it is complete; built beside and
-    renamed into place, so a crash leaves either nothing or the whole."""
-    final = net_dir / "orgs" / org
-    needed = [final / "ca" / "ca.pem", *(final / "users" / r / "cert.pem" for r in USER_ROLES)]
-    if all(path.is_file() for path in needed):
-        return
-    if final.exists():
-        raise ConfigError(f"{final} exists but is incomplete; remove it and run the demo again")
-    staging = net_dir / "orgs" / f".{org}.new"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    create_org_identities(staging, suite, org)
-    (staging / "orgs" / org).replace(final)
-    shutil.rmtree(staging)
-
-
-def _ensure_manifest(net_dir: Path, orgs: Sequence[str]) -> None:
-    """Add ``<org>/admin`` and ``<org>/client`` of each org to ``network.json`` (atomically)."""
-    _add_identities(
-        net_dir,
-        {
-            f"{org}/{role}": {
-                "org": org,
-                "role": role,
-                "cert": f"orgs/{org}/users/{role}/cert.pem",
-                "key": f"orgs/{org}/users/{role}/key.pem",
-            }
-            for org in orgs
-            for role in USER_ROLES
-        },
-    )
-
-
-def _add_identities(net_dir: Path, entries: dict[str, dict[str, str]]) -> None:
-    """Add the ``entries`` not yet in ``network.json``'s ``identities`` (atomically)."""
-    path = net_dir / "network.json"
-    manifest = json.loads(path.read_text())
-    identities = manifest["identities"]
-    added = {name: entry for name, entry in entries.items() if name not in identities}
-    if added:
-        identities.update(added)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.replace(path)

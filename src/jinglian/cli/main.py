@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-# contract_cmds and txfile_cmds add their commands to the contract and tx groups of chain_cmds.
-from jinglian.cli import contract_cmds, txfile_cmds  # noqa: F401  (registers commands)
+# These modules add their commands to groups defined elsewhere: contract_cmds and txfile_cmds
+# to chain_cmds' contract and tx groups, directory_demo and directory_watch to directory.
+from jinglian.cli import (  # noqa: F401  (registers commands)
+    contract_cmds,
+    directory_demo,
+    directory_watch,
+    txfile_cmds,
+)
 from jinglian.cli._base import JinglianGroup
 from jinglian.cli.bench_cmds import bench
 from jinglian.cli.chain_cmds import block, chain, contract, query, state, tx
