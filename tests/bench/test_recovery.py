@@ -82,6 +82,10 @@ def test_sync_follows_a_lagging_validator_to_the_head(tmp_path: Path) -> None:
     assert result["txs_synced"] >= SYNC_TXS
     assert result["head"] > result["start_height"]
     assert 0 < result["health_s"] <= result["reached_head_s"]
+    counters = result["lagging_node"]
+    assert 0 < counters["blocks_synced"] <= result["blocks_synced"]
+    assert counters["messages_invalid"] == 0
+    assert counters["gossip_dropped_syncing"] >= 0
 
 
 def test_the_commands_are_listed() -> None:

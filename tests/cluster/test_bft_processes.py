@@ -96,6 +96,7 @@ def test_wiped_node_resyncs_the_same_chain_from_its_peers(cluster: Cluster) -> N
         assert_same_chain(cluster.select())
         health = httpx.get(f"{wiped.api_url}/api/v1/health", timeout=5).json()
         assert health["blocks_synced"] > 0, health
+        assert health["gossip_dropped_syncing"] >= 0, health
         load.wait_for_acks(10)
     finish(cluster, load)
 

@@ -103,6 +103,8 @@ PROFILE_RATE_HZ = 100
 """py-spy samples per second of the catching-up node."""
 PROFILE_TOP = 25
 """Functions listed in a profile summary."""
+SYNC_COUNTERS = ("blocks_synced", "gossip_dropped_syncing", "messages_invalid", "messages_dropped")
+"""Health counters of the catching-up node reported with the sync figures."""
 SYNC_VALIDATORS = 4
 """Validators of the sync network: three of them are a quorum while the fourth is down."""
 API = "/api/v1"
@@ -528,6 +530,7 @@ def _catch_up(
             if profile is not None:
                 spy = _start_py_spy(lagging, profile)
             samples = _follow(http, lagging.api_url, head, spawned)
+            figures["lagging_node"] = _sync_counters(http, lagging.api_url)
             if spy is not None and profile is not None:
                 figures["profile"] = _stop_py_spy(spy, profile)
                 spy = None
@@ -537,6 +540,12 @@ def _catch_up(
         counts = _block_txs(http, head_url, identity, stopped_at + 1, head)
     figures.update(_sync_figures(samples, counts, stopped_at, head, health_s))
     return figures
+
+
+def _sync_counters(http: httpx.Client, url: str) -> dict[str, Any]:
+    """The catching-up node's block sync counters, from its health answer."""
+    health = http.get(f"{url}/api/v1/health").json()
+    return {key: health.get(key) for key in SYNC_COUNTERS}
 
 
 def _follow(http: httpx.Client, url: str, head: int, spawned: float) -> list[tuple[float, int]]:

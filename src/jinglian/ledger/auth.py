@@ -13,6 +13,7 @@ by transaction id (a bounded cache), and parsed certificates by certificate id.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from jinglian.types.errors import (
     CertificateRevoked,
     CryptoError,
     InvalidSignature,
+    JinglianError,
     PermissionDenied,
     UnknownIdentity,
 )
@@ -72,6 +74,24 @@ class TxAuthenticator:
 
     def authenticate(self, tx: Tx, at_ms: int, roles: tuple[str, ...]) -> tuple[Signer, ...]:
         """Return the signers (sender first) or raise the reason the transaction is refused."""
+        signers = self._signers(tx, at_ms)
+        if signers[0].role not in roles:
+            raise PermissionDenied(
+                f"role {signers[0].role!r} may not do this; allowed roles: {', '.join(roles)}"
+            )
+        return signers
+
+    def preverify(self, tx: Tx, at_ms: int) -> None:
+        """Check ``tx``'s signatures now, so that ``authenticate`` later finds them checked.
+
+        Block sync calls this on helper threads for the transactions of blocks it has yet to
+        apply; a refusal is left for ``authenticate`` to raise when the block is applied.
+        """
+        if tx.id not in self._verified:
+            with contextlib.suppress(JinglianError):
+                self._signers(tx, at_ms)
+
+    def _signers(self, tx: Tx, at_ms: int) -> tuple[Signer, ...]:
         signers = self._verified.get(tx.id)
         if signers is None:
             signers = tuple(self._check_endorsement(tx, e, at_ms) for e in tx.endorsements)
@@ -82,10 +102,6 @@ class TxAuthenticator:
             self._remember(tx.id, signers)
         else:
             self._check_still_valid(signers, at_ms)
-        if signers[0].role not in roles:
-            raise PermissionDenied(
-                f"role {signers[0].role!r} may not do this; allowed roles: {', '.join(roles)}"
-            )
         return signers
 
     def certificate(self, signer: bytes) -> Certificate:

@@ -40,7 +40,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -109,6 +109,8 @@ SYNC_TIMEOUT_MS = 5_000
 """Block sync requests unanswered for this long are sent again (to the best peer)."""
 SYNC_PIPELINE = 2
 """Block sync requests (of ``SYNC_BLOCKS_MAX`` blocks) in flight at once."""
+SYNC_LAG_BLOCKS = 2
+"""A node more blocks than this behind a peer's reported head drops gossiped transactions."""
 INGEST_QUEUE_MAX = 4_096
 """Peer messages waiting for the ingest thread; beyond it they are dropped."""
 GOSSIP_ADMISSION_THREADS = 2
@@ -168,6 +170,7 @@ class Replica:
             "messages_invalid": 0,
             "blocks_synced": 0,
             "bodies_fetched": 0,
+            "gossip_dropped_syncing": 0,
         }
         self._member_cas = _member_cas(self.ledger.config())
         tls = load_peer_tls(
@@ -364,6 +367,10 @@ class Replica:
                 self._on_status(peer, decode_status(payload))
             elif message_type == MessageType.GET_BLOCK:
                 self._on_get_block(peer, decode_get_block(payload))
+            elif message_type == MessageType.TXS and self._syncing():
+                # Transactions gossiped to a node that is blocks behind reach it in the synced
+                # blocks or stay in the peers' pools; admitting them would only slow the catch-up.
+                self.stats["gossip_dropped_syncing"] += 1
             elif message_type in _INGESTED:
                 self._ingest.put_nowait((peer, message_type, payload))
             else:
@@ -407,7 +414,10 @@ class Replica:
                     self._on_sync_request(peer, decode_sync_request(payload))
                 elif message_type == MessageType.SYNC_BLOCKS:
                     synced = decode_sync_blocks(payload, self._hash)
-                    self.driver.call(functools.partial(self._apply_synced, peer, synced.blocks))
+                    checks = self._preverify(synced.blocks)
+                    self.driver.call(
+                        functools.partial(self._apply_synced, peer, synced.blocks, checks)
+                    )
                     self._request_sync()
                 elif message_type == MessageType.EVIDENCE:
                     self._on_evidence(decode_evidence(payload))
@@ -527,7 +537,32 @@ class Replica:
                 peer, MessageType.SYNC_REQUEST, encode_sync_request(SyncRequest(start, count))
             )
 
-    def _apply_synced(self, peer: PeerIdentity, blocks: tuple[tuple[Block, Commit], ...]) -> None:
+    def _preverify(self, blocks: tuple[tuple[Block, Commit], ...]) -> list[Future[None]]:
+        """Check the synced blocks' transaction signatures on the admission threads.
+
+        They run while the consensus thread applies the batch before this one (both suites'
+        checks release the GIL), and ``apply_block`` then finds each signature checked.
+        """
+        work = [(tx, block.header.time_ms) for block, _ in blocks for tx in block.txs]
+        share = -(-len(work) // GOSSIP_ADMISSION_THREADS)
+        return [
+            self._admission.submit(self._preverify_txs, work[start : start + share])
+            for start in range(0, len(work), share or 1)
+        ]
+
+    def _preverify_txs(self, work: list[tuple[Tx, int]]) -> None:
+        preverify = self.ledger.authenticator.preverify
+        for tx, time_ms in work:
+            preverify(tx, time_ms)
+
+    def _apply_synced(
+        self,
+        peer: PeerIdentity,
+        blocks: tuple[tuple[Block, Commit], ...],
+        checks: Sequence[Future[None]] = (),
+    ) -> None:
+        for check in checks:
+            check.result()
         for block, commit in blocks:
             head = self.ledger.head()
             if block.header.height <= head.height:
@@ -554,6 +589,10 @@ class Replica:
         self._forget_below(self.ledger.head().height + 1)
         self._send_status()
         self._request_sync()
+
+    def _syncing(self) -> bool:
+        """Whether a peer reported a head more than ``SYNC_LAG_BLOCKS`` above this node's."""
+        return self._sync.best_height > self.ledger.head().height + SYNC_LAG_BLOCKS
 
     def _restart_sync(self) -> None:
         with self._sync_lock:
