@@ -9,7 +9,7 @@ VENDOR := src/jinglian/api/static/evidence/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 NET_DIR ?= .devnet
 
-.PHONY: run test lint typecheck unit bench bench-micro bench-chain simulate setup clean help
+.PHONY: run test lint typecheck unit bench bench-micro bench-chain bench-long simulate setup clean help
 
 help:
 	@echo "make run    - set up and start a local network"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff and mypy --strict on the core packages"
 	@echo "make bench  - run the micro-benchmarks, then the chain benchmarks (bench-micro, bench-chain)"
 	@echo "make bench-chain [BENCH_DIR=DIR] - jinglian bench's standard set; reports in BENCH_DIR"
+	@echo "make bench-long [STRESS_RATE=R] - restart with 1,000,000 txs, 30-minute stability"
 	@echo "make simulate SEEDS=N [START=K] - run the BFT consensus simulation over seeds K..K+N-1"
 
 setup: $(STAMP) $(VENDOR_STAMP)
@@ -66,6 +67,15 @@ bench-chain: setup
 	$(JB) --nodes 4 --crypto gm --workload kv --rate 500 --report $(BENCH_DIR)/tbft-gm-kv-500.json
 	$(JB) --nodes 4 --workload evidence-batch --rate 20 --report $(BENCH_DIR)/tbft-evidence-batch-20.json
 	$(JB) --nodes 4 --workload query --rate 1000 --report $(BENCH_DIR)/tbft-query-1000.json
+	$(BIN)/jinglian bench sync --txs 40000 --report $(BENCH_DIR)/sync-40k.json
+
+# The long ones: a restart with 1,000,000 transactions on disk (about 12 minutes to build)
+# and 30 minutes of stability at 20% of the solo stress rate (STRESS_RATE, tx/s).
+STRESS_RATE ?= 2250
+bench-long: setup
+	mkdir -p $(BENCH_DIR)
+	$(BIN)/jinglian bench restart --txs 1000000 --report $(BENCH_DIR)/restart-1m.json
+	$(BIN)/jinglian bench --mode stability --rate $(STRESS_RATE) --duration 1800 --drain-timeout 120 --report $(BENCH_DIR)/stability-30min.json
 
 SEEDS ?= 1000
 START ?= 0
