@@ -95,8 +95,10 @@ __all__ = [
     "GOSSIP_FLUSH_MS",
     "INGEST_QUEUE_MAX",
     "STATUS_INTERVAL_MS",
+    "SYNC_LAG_BLOCKS",
     "SYNC_TIMEOUT_MS",
     "Replica",
+    "is_behind_peers",
 ]
 
 log = logging.getLogger("jinglian.node.replica")
@@ -110,7 +112,8 @@ SYNC_TIMEOUT_MS = 5_000
 SYNC_PIPELINE = 2
 """Block sync requests (of ``SYNC_BLOCKS_MAX`` blocks) in flight at once."""
 SYNC_LAG_BLOCKS = 2
-"""A node more blocks than this behind a peer's reported head drops gossiped transactions."""
+"""A node more blocks than this behind its peers' reported heads (their median) drops gossiped
+transactions."""
 INGEST_QUEUE_MAX = 4_096
 """Peer messages waiting for the ingest thread; beyond it they are dropped."""
 GOSSIP_ADMISSION_THREADS = 2
@@ -591,8 +594,11 @@ class Replica:
         self._request_sync()
 
     def _syncing(self) -> bool:
-        """Whether a peer reported a head more than ``SYNC_LAG_BLOCKS`` above this node's."""
-        return self._sync.best_height > self.ledger.head().height + SYNC_LAG_BLOCKS
+        """Whether the median of the heads peers reported is more than ``SYNC_LAG_BLOCKS`` above
+        this node's (the median, so that one peer lying about its head cannot make this node
+        ignore gossip)."""
+        heights = [status.height for status in list(self._peers.values())]
+        return is_behind_peers(self.ledger.head().height, heights)
 
     def _restart_sync(self) -> None:
         with self._sync_lock:
@@ -666,6 +672,13 @@ _INGESTED = frozenset(
         MessageType.EVIDENCE,
     }
 )
+
+
+def is_behind_peers(head: int, peer_heights: Sequence[int]) -> bool:
+    """Whether ``head`` is more than ``SYNC_LAG_BLOCKS`` below the median of ``peer_heights``."""
+    if not peer_heights:
+        return False
+    return sorted(peer_heights)[len(peer_heights) // 2] > head + SYNC_LAG_BLOCKS
 
 
 def _member_cas(config: ChainConfig) -> dict[str, Certificate]:
