@@ -122,6 +122,11 @@ def test_private_memory_apart_from_the_mapped_store() -> None:
     assert node["rss_growth_pct"] == pytest.approx(66.67)
     assert (node["private_mib_start"], node["private_mib_end"]) == (100, 105)
     assert node["private_growth_pct"] == 5.0
+    assert node["private_mib_middle"] == 102
+    assert node["private_growth_second_half_pct"] == pytest.approx(2.94)
+    series = compute_series(SendLog(), [], samples, T0, T0 + 2.0)
+    assert series["node_private_mib"] == {"node1": [102.0, 105.0]}
+    assert series["node_rss_mib"] == {"node1": [400.0, 500.0]}
 
 
 def test_private_memory_of_this_process() -> None:

@@ -207,11 +207,16 @@ def compute_resource_figures(
         }
         private = [s.private[name] / MIB for s in inside if name in s.private]
         if len(private) >= 2 and private[0] > 0:
+            middle = private[len(private) // 2]
             nodes[name].update(
                 {
                     "private_mib_start": round(private[0], 1),
+                    "private_mib_middle": round(middle, 1),
                     "private_mib_end": round(private[-1], 1),
                     "private_growth_pct": round((private[-1] - private[0]) / private[0] * 100, 2),
+                    "private_growth_second_half_pct": round(
+                        (private[-1] - middle) / middle * 100, 2
+                    ),
                 }
             )
     generator = last.generator_cpu_s - first.generator_cpu_s + signing_cpu_s
@@ -310,6 +315,7 @@ def _resource_series(
     names = sorted({name for s in inside for name in s.nodes})
     cpu: Mapping[str, list[float | None]] = {name: [] for name in names}
     rss: Mapping[str, list[float | None]] = {name: [] for name in names}
+    private: Mapping[str, list[float | None]] = {name: [] for name in names}
     for prev, cur in itertools.pairwise(inside):
         for name in names:
             if name in prev.nodes and name in cur.nodes:
@@ -319,8 +325,11 @@ def _resource_series(
             else:
                 cpu[name].append(None)
                 rss[name].append(None)
+            own = cur.private.get(name)
+            private[name].append(None if own is None else round(own / MIB, 1))
     return {
         "resource_t_s": [round(s.t_s - origin_s, 3) for s in inside[1:]],
         "node_cpu_cores": dict(cpu),
         "node_rss_mib": dict(rss),
+        "node_private_mib": dict(private),
     }

@@ -422,21 +422,28 @@ def _draw_resources(axes: Any, steps: Sequence[dict[str, Any]], offsets: list[fl
         xs: list[float] = []
         cpu: list[float] = []
         rss: list[float] = []
+        own: list[float] = []
         for offset, step in zip(offsets, steps, strict=True):
             series = step["series"]
-            for t, c, r in zip(
-                series["resource_t_s"],
-                series["node_cpu_cores"].get(name, []),
-                series["node_rss_mib"].get(name, []),
-                strict=False,
+            private = series.get("node_private_mib", {}).get(name, [])
+            for i, (t, c, r) in enumerate(
+                zip(
+                    series["resource_t_s"],
+                    series["node_cpu_cores"].get(name, []),
+                    series["node_rss_mib"].get(name, []),
+                    strict=False,
+                )
             ):
                 xs.append(offset + t)
                 cpu.append(math.nan if c is None else c)
                 rss.append(math.nan if r is None else r)
+                p = private[i] if i < len(private) else None
+                own.append(math.nan if p is None else p)
         axes.plot(xs, cpu, label=f"{name} CPU", linewidth=1)
         memory.plot(xs, rss, linestyle="--", linewidth=1, label=f"{name} RSS")
+        memory.plot(xs, own, linestyle=":", linewidth=1, label=f"{name} private")
     axes.set_ylabel("CPU cores (solid)")
-    memory.set_ylabel("RSS MiB (dashed)")
+    memory.set_ylabel("RSS MiB (dashed), private MiB (dotted)")
     if not names:
         axes.text(
             0.5,
