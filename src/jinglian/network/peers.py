@@ -120,9 +120,10 @@ class PeerNetwork:
 
     # -- sending (any thread) --------------------------------------------------------------------
 
-    def broadcast(self, message_type: int, payload: bytes) -> None:
-        """Queue one frame for every peer."""
-        self._loop.call_soon_threadsafe(self._send_all, message_type, payload)
+    def broadcast(self, message_type: int, payload: bytes, *, connected_only: bool = False) -> None:
+        """Queue one frame for every peer (with ``connected_only``, every peer connected now:
+        frames for a peer that is down otherwise wait in its queue until it is back)."""
+        self._loop.call_soon_threadsafe(self._send_all, message_type, payload, connected_only)
 
     def send_to(self, peer: PeerIdentity, message_type: int, payload: bytes) -> None:
         """Queue one frame for the peer with this identity (dropped if not connected)."""
@@ -171,9 +172,10 @@ class PeerNetwork:
     def _deliver(self, peer: PeerIdentity, message_type: int, payload: bytes) -> None:
         self._on_message(peer, message_type, payload)
 
-    def _send_all(self, message_type: int, payload: bytes) -> None:
+    def _send_all(self, message_type: int, payload: bytes, connected_only: bool) -> None:
         for client in self._clients:
-            self._queue(client, message_type, payload)
+            if not connected_only or client.peer is not None:
+                self._queue(client, message_type, payload)
 
     def _send_one(self, cert_id: bytes, message_type: int, payload: bytes) -> None:
         for client in self._clients:

@@ -630,7 +630,9 @@ class Replica:
             pending, self._gossip = self._gossip, []
         for start in range(0, len(pending), TXS_BATCH_MAX):
             batch = pending[start : start + TXS_BATCH_MAX]
-            self.network.broadcast(MessageType.TXS, encode_txs(batch))
+            # A peer that is down catches up by block sync; gossip queued for it would arrive
+            # stale, after a restart, and only slow that catch-up.
+            self.network.broadcast(MessageType.TXS, encode_txs(batch), connected_only=True)
 
     def _send_status(self) -> None:
         head = self.ledger.head()
