@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from jinglian.cli import cli
 from jinglian.cli.devnet_cmds import TxRates
 from jinglian.node.init import create_network
+from jinglian.testing.process import cli_argv_with_ctrl_c
 
 REPO = Path(__file__).resolve().parents[2]
 KV_SOURCE = REPO / "examples" / "contracts" / "kv.py"
@@ -174,7 +175,7 @@ def test_foreground_devnet_shows_a_dead_node_and_stops_everything_on_ctrl_c(
     stderr_path = tmp_path / "devnet-up.err"
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jinglian.cli", *up],
+            cli_argv_with_ctrl_c(*up),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,

@@ -30,6 +30,7 @@ from jinglian.cli.devnet import CompanionSpec, Devnet
 from jinglian.client import Client
 from jinglian.node.config import load_node_config
 from jinglian.node.init import create_network
+from jinglian.testing.process import cli_argv_with_ctrl_c
 from jinglian.types.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -255,7 +256,7 @@ def test_foreground_up_demo_shows_companions_and_ctrl_c_stops_them(
     stderr_path = tmp_path / "up.err"
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jinglian.cli", *up],
+            cli_argv_with_ctrl_c(*up),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,

@@ -39,6 +39,7 @@ __all__ = [
     "NODE_STOP_TIMEOUT_S",
     "NodeProcess",
     "NodeProcessError",
+    "cli_argv_with_ctrl_c",
     "detached_devnet",
     "devnet_pids",
     "find_free_port",
@@ -294,3 +295,22 @@ def devnet_pids(net_dir: Path) -> dict[str, int]:
     from jinglian.cli.devnet import Devnet  # the CLI imports benchmarks that import this module
 
     return Devnet.load(net_dir).get_running_pids()
+
+
+_CLI_WITH_CTRL_C = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'jinglian'; "
+    "runpy.run_module('jinglian.cli', run_name='__main__', alter_sys=True)"
+)
+
+
+def cli_argv_with_ctrl_c(*args: str) -> list[str]:
+    """The argv of ``python -m jinglian.cli ARGS`` for a child a test stops with SIGINT.
+
+    A shell starts background jobs with SIGINT ignored and a child inherits that across
+    ``exec``, so Python would install no ``KeyboardInterrupt`` handler and the test's Ctrl-C
+    would do nothing (a suite run as ``make test &`` failed for that alone); this child
+    handles SIGINT whatever it inherited.
+    """
+    return [sys.executable, "-c", _CLI_WITH_CTRL_C, *args]
