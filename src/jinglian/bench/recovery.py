@@ -402,22 +402,9 @@ def run_restart(
         )
         if txs:
             progress(f"restart: adding {txs:,} transactions to the chain")
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(workers) as pool:
-                fill = asyncio.run(
-                    fill_chain(
-                        target.endpoints, net_dir, target.chain_id, txs, pool, workers, progress
-                    )
-                )
-            result["build"] = fill.as_dict()
-        with httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
-            head = _height(http, target.endpoints[0])
-            assert head is not None
-            progress(f"restart: counting the transactions of {head:,} blocks")
-            result["height"] = head
-            result["txs_on_chain"] = sum(
-                _block_txs(http, target.endpoints[0], identity, 1, head).values()
-            )
+            result["build"] = _grow_chain(target, net_dir, txs, workers, progress)
+        progress("restart: counting the transactions on the chain")
+        result["height"], result["txs_on_chain"] = _count_chain(target.endpoints[0], identity)
         result["store_bytes"] = store_bytes(data_dir)
         result["load_average_before_restarts"] = _load_average()
         result["restarts"] = []
@@ -434,6 +421,26 @@ def run_restart(
         if not keep and not reused:
             shutil.rmtree(net_dir, ignore_errors=True)
     return result
+
+
+def _grow_chain(
+    target: Target, net_dir: Path, txs: int, workers: int, progress: Progress
+) -> dict[str, Any]:
+    """Commit ``txs`` more transactions through the node's API; the build figures."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        fill = asyncio.run(
+            fill_chain(target.endpoints, net_dir, target.chain_id, txs, pool, workers, progress)
+        )
+    return fill.as_dict()
+
+
+def _count_chain(url: str, identity: Identity) -> tuple[int, int]:
+    """The head height of the node at ``url`` and the transactions of all its blocks."""
+    with httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
+        head = _height(http, url)
+        assert head is not None
+        return head, sum(_block_txs(http, url, identity, 1, head).values())
 
 
 def _height(http: httpx.Client, url: str) -> int | None:
